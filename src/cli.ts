@@ -1,0 +1,119 @@
+/**
+ * `rinse <command>`: the single entry point. Returns the process exit code.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createLogger } from './log.js';
+import { DEFAULT_SERVER_LIMITS, RtmpServer, type ServerLimits } from './rtmp/server.js';
+
+const USAGE = `usage: rinse <command> [options]
+
+commands:
+  serve     run the RTMP ingest server
+
+rinse serve options:
+  --rtmp-port N              RTMP port (default 1935)
+  --host ADDR                interface to bind (default 0.0.0.0)
+  --app NAME                 app of publish paths NAME/{userId}/{streamId} (default live)
+  --log-level LEVEL          trace|debug|info|warn|error|silent (default info)
+  --max-connections N        concurrent connections (default ${DEFAULT_SERVER_LIMITS.maxConnections})
+  --max-message-bytes N      largest RTMP message (default ${DEFAULT_SERVER_LIMITS.maxMessageBytes})
+  --max-chunk-streams N      chunk streams per session (default ${DEFAULT_SERVER_LIMITS.maxChunkStreams})
+  --max-buffered-bytes N     input bytes held per session (default ${DEFAULT_SERVER_LIMITS.maxBufferedBytes})
+  --max-chunk-size N         largest Set Chunk Size accepted (default ${DEFAULT_SERVER_LIMITS.maxChunkSize})
+  --handshake-timeout-ms N   handshake time limit (default ${DEFAULT_SERVER_LIMITS.handshakeTimeoutMs})
+  --idle-timeout-ms N        close sessions silent this long (default ${DEFAULT_SERVER_LIMITS.idleTimeoutMs})
+`;
+
+const LIMIT_FLAGS: Record<string, keyof ServerLimits> = {
+  'max-connections': 'maxConnections',
+  'max-message-bytes': 'maxMessageBytes',
+  'max-chunk-streams': 'maxChunkStreams',
+  'max-buffered-bytes': 'maxBufferedBytes',
+  'max-chunk-size': 'maxChunkSize',
+  'handshake-timeout-ms': 'handshakeTimeoutMs',
+  'idle-timeout-ms': 'idleTimeoutMs',
+};
+
+class UsageError extends Error {}
+
+function positiveInt(flag: string, value: string | undefined, fallback: number, max = 0x7fffffff): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${flag}: expected a whole number, got "${value}"`);
+  const n = Number(value);
+  if (n < 1 || n > max) throw new UsageError(`--${flag}: expected 1..${max}, got ${n}`);
+  return n;
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+type Level = (typeof LEVELS)[number];
+
+async function serve(argv: string[]): Promise<number> {
+  const options: ParseArgsConfig['options'] = {
+    'rtmp-port': { type: 'string' },
+    host: { type: 'string' },
+    app: { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean' },
+  };
+  for (const flag of Object.keys(LIMIT_FLAGS)) options[flag] = { type: 'string' };
+  const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  const level = (str('log-level') ?? 'info') as Level;
+  if (!LEVELS.includes(level)) throw new UsageError(`--log-level: expected one of ${LEVELS.join('|')}, got "${level}"`);
+  const port = positiveInt('rtmp-port', str('rtmp-port'), 1935, 65535);
+  const app = str('app') ?? 'live';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(app)) throw new UsageError(`--app: expected a plain name like "live", got "${app}"`);
+  const limits: Partial<ServerLimits> = {};
+  for (const [flag, key] of Object.entries(LIMIT_FLAGS)) {
+    limits[key] = positiveInt(flag, str(flag), DEFAULT_SERVER_LIMITS[key]);
+  }
+
+  const logger = createLogger({ level });
+  const server = new RtmpServer({ host: str('host') ?? '0.0.0.0', port, appName: app, limits, logger });
+  await server.listen();
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      void server.close().then(() => resolve(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`rinse: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`rinse ${command}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    process.stderr.write(`rinse ${command}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Typed protocol errors. Every violation of RTMP, AMF0 or the handshake that a
+ * peer can cause throws an {@link RtmpError} with a stable `code`; the session
+ * that hit it is closed and the code is logged. The process never crashes on input.
+ */
+
+/** Stable error codes. Never rename one: operators alert on them. */
+export const RtmpErrorCode = {
+  /** C0 carried a version other than 3. */
+  HANDSHAKE_VERSION: 'ERR_RTMP_HANDSHAKE_VERSION',
+  /** The peer closed the socket before the handshake completed. */
+  HANDSHAKE_TRUNCATED: 'ERR_RTMP_HANDSHAKE_TRUNCATED',
+  /** The handshake did not complete within the configured time. */
+  HANDSHAKE_TIMEOUT: 'ERR_RTMP_HANDSHAKE_TIMEOUT',
+  /** The peer's S1/S2 (client side) failed validation. */
+  HANDSHAKE_INVALID: 'ERR_RTMP_HANDSHAKE_INVALID',
+  /** Set Chunk Size outside 1..2^31-1 or above the configured limit. */
+  CHUNK_SIZE: 'ERR_RTMP_CHUNK_SIZE',
+  /** A message declared a length above the configured limit. */
+  MESSAGE_TOO_LARGE: 'ERR_RTMP_MESSAGE_TOO_LARGE',
+  /** A message type id that RTMP does not define. */
+  MESSAGE_TYPE: 'ERR_RTMP_MESSAGE_TYPE',
+  /** A chunk of type 1, 2 or 3 arrived on a chunk stream that never had a type-0 header. */
+  NO_PRIOR_HEADER: 'ERR_RTMP_NO_PRIOR_HEADER',
+  /** More distinct chunk streams than the configured limit. */
+  CHUNK_STREAMS: 'ERR_RTMP_CHUNK_STREAMS',
+  /** Bytes held for one session (queued input + partial messages) exceed the limit. */
+  BUFFER_LIMIT: 'ERR_RTMP_BUFFER_LIMIT',
+  /** A malformed protocol control or user control message. */
+  CONTROL_MESSAGE: 'ERR_RTMP_CONTROL_MESSAGE',
+  /** AMF0 data ended inside a value. */
+  AMF0_TRUNCATED: 'ERR_RTMP_AMF0_TRUNCATED',
+  /** AMF0 marker that is unknown, reserved, or not allowed here. */
+  AMF0_TYPE: 'ERR_RTMP_AMF0_TYPE',
+  /** AMF0 nesting deeper than the limit, or a bad reference. */
+  AMF0_STRUCTURE: 'ERR_RTMP_AMF0_STRUCTURE',
+  /** AMF3 encoding (message types 15/16/17 or the avmplus marker): not supported. */
+  AMF3_UNSUPPORTED: 'ERR_RTMP_AMF3_UNSUPPORTED',
+  /** A command that is malformed (missing name, transaction id or arguments). */
+  COMMAND_INVALID: 'ERR_RTMP_COMMAND_INVALID',
+  /** A command out of order, e.g. publish before connect. */
+  COMMAND_STATE: 'ERR_RTMP_COMMAND_STATE',
+  /** Media or a command on a message stream id that was never created. */
+  STREAM_ID: 'ERR_RTMP_STREAM_ID',
+  /** No bytes in either direction for the configured idle time. */
+  IDLE_TIMEOUT: 'ERR_RTMP_IDLE_TIMEOUT',
+  /** The server already holds the configured number of connections. */
+  CONNECTION_LIMIT: 'ERR_RTMP_CONNECTION_LIMIT',
+  /** The peer closed the socket in the middle of a chunk. */
+  TRUNCATED: 'ERR_RTMP_TRUNCATED',
+  /** A subscriber could not keep up and its outbound buffer passed the hard limit. */
+  SLOW_PEER: 'ERR_RTMP_SLOW_PEER',
+  /** A server response that the client cannot use (bad _result, rejected publish). */
+  PEER_REJECTED: 'ERR_RTMP_PEER_REJECTED',
+} as const;
+
+export type RtmpErrorCode = (typeof RtmpErrorCode)[keyof typeof RtmpErrorCode];
+
+export class RtmpError extends Error {
+  override readonly name = 'RtmpError';
+  readonly code: RtmpErrorCode;
+
+  constructor(code: RtmpErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function isRtmpError(err: unknown): err is RtmpError {
+  return err instanceof RtmpError;
+}
