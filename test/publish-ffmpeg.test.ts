@@ -93,6 +93,8 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
     // From the latest keyframe on (GOP 2 s): at least the last 7.5 s of the 10 s source, all decoded.
     expect(playedVideo.length).toBeGreaterThanOrEqual(225);
     expect(decoded.videoFrames).toBe(playedVideo.length);
+    // ffmpeg as a player validates the server's digest handshake (S1 and S2): it used it and accepted ours.
+    expect(srv.logLines.filter((l) => l.msg === 'handshake done').every((l) => l.mode === 'digest')).toBe(true);
     srv.server.registry.unsubscribe('live/u2/s2', recorder);
   });
 });

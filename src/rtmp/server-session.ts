@@ -71,6 +71,8 @@ export interface SessionContext {
 
 export interface SessionCloseInfo {
   readonly id: string;
+  /** The peer's `address:port`. */
+  readonly remote: string;
   /** Error code when the session ended on an error. */
   readonly code?: string;
   readonly reason: string;
@@ -178,7 +180,9 @@ export class ServerSession implements StreamPublisher {
     else this.socket.end();
     // A peer that never reads must not hold the socket open.
     setTimeout(() => this.socket.destroy(), 2000).unref();
-    const info: SessionCloseInfo = code ? { id: this.id, code, reason } : { id: this.id, reason };
+    const info: SessionCloseInfo = code
+      ? { id: this.id, remote: this.remoteAddress, code, reason }
+      : { id: this.id, remote: this.remoteAddress, reason };
     if (code) this.log.warn({ code, reason, bytesIn: this.stats.bytesIn }, 'session ended on error');
     else this.log.info({ reason, bytesIn: this.stats.bytesIn, bytesOut: this.stats.bytesOut }, 'session closed');
     this.onClose(info);
