@@ -14,6 +14,6 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const opts = { level: options.level ?? 'info', base: { app: 'rinse' } };
+  const opts = { level: options.level ?? 'info', base: { service: 'rinse' } };
   return options.destination ? pino(opts, options.destination) : pino(opts);
 }

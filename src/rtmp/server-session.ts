@@ -385,7 +385,7 @@ export class ServerSession implements StreamPublisher {
         code: 'NetConnection.Connect.Rejected',
         description: `unknown app "${appHead.slice(0, 64)}"`,
       });
-      this.log.info({ app: appHead.slice(0, 64) }, 'connect rejected: unknown app');
+      this.log.info({ rtmpApp: appHead.slice(0, 64) }, 'connect rejected: unknown app');
       this.close(undefined, 'connect rejected');
       return;
     }
@@ -401,7 +401,7 @@ export class ServerSession implements StreamPublisher {
       { fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1 },
       { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: 0 },
     );
-    this.log.debug({ app: appHead }, 'connected');
+    this.log.debug({ rtmpApp: appHead }, 'connected');
   }
 
   private onCreateStream(transactionId: number): void {

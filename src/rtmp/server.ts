@@ -84,7 +84,7 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
       });
     });
     const address = this.server.address() as AddressInfo;
-    this.log.info({ host: address.address, port: address.port, app: this.appName }, 'rtmp server listening');
+    this.log.info({ host: address.address, port: address.port, rtmpApp: this.appName }, 'rtmp server listening');
     return address;
   }
 

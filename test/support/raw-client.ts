@@ -6,8 +6,9 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { encodeAmf0, type Amf0Value } from '../../src/rtmp/amf0.js';
 import { ChunkWriter, type OutgoingMessage } from '../../src/rtmp/chunk-writer.js';
+import { ChunkParser } from '../../src/rtmp/chunk-parser.js';
 import { ClientHandshake } from '../../src/rtmp/handshake.js';
-import { MessageType } from '../../src/rtmp/message-types.js';
+import { MessageType, type RtmpMessage } from '../../src/rtmp/message-types.js';
 
 export class RawClient {
   readonly socket: Socket;
@@ -16,6 +17,9 @@ export class RawClient {
   readonly remote: string;
   received = 0;
   ended = false;
+  /** What the server sent after the handshake, parsed. */
+  readonly messages: RtmpMessage[] = [];
+  private readonly parser = new ChunkParser({ onMessage: (m) => this.messages.push(m) });
 
   private constructor(socket: Socket) {
     this.socket = socket;
@@ -45,8 +49,11 @@ export class RawClient {
     const done = new Promise<void>((resolve, reject) => {
       const onData = (b: Buffer): void => {
         try {
-          if (hs.push(b) !== undefined) {
+          const rest = hs.push(b);
+          if (rest !== undefined) {
             this.socket.off('data', onData);
+            this.parser.push(rest);
+            this.socket.on('data', (more: Buffer) => this.parser.push(more));
             resolve();
           }
         } catch (err) {
@@ -78,6 +85,17 @@ export class RawClient {
     const timer = new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs));
     const closed = once(this.socket, 'close').then(() => true);
     return Promise.race([closed, timer]);
+  }
+
+  /** Resolve with the first message from the server that matches. */
+  async waitForMessage(match: (m: RtmpMessage) => boolean, timeoutMs: number): Promise<RtmpMessage> {
+    const start = Date.now();
+    for (;;) {
+      const found = this.messages.find(match);
+      if (found) return found;
+      if (Date.now() - start > timeoutMs) throw new Error(`no matching message from the server within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   destroy(): void {
