@@ -32,7 +32,15 @@ import {
 } from './control-messages.js';
 import { RtmpError, RtmpErrorCode } from './errors.js';
 import { ClientHandshake } from './handshake.js';
-import { MessageType, UserControlEvent, type RtmpMessage } from './message-types.js';
+import { splitAggregate } from './aggregate.js';
+import {
+  ChunkStreamId,
+  DEFAULT_OUT_CHUNK_SIZE,
+  DEFAULT_WINDOW_ACK_BYTES,
+  MessageType,
+  UserControlEvent,
+  type RtmpMessage,
+} from './message-types.js';
 
 /** §5.2 / IANA: the registered RTMP port. */
 const DEFAULT_RTMP_PORT = 1935;
@@ -40,17 +48,12 @@ const DEFAULT_RTMP_PORT = 1935;
 const DEFAULT_RTMPS_PORT = 443;
 /** Whole connect phase (TCP + TLS + handshake + connect _result) by default. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** Our outgoing chunk size: 4096 keeps per-chunk header overhead under 0.3%, as the server's. */
-const DEFAULT_OUT_CHUNK_SIZE = 4096;
-/** Window we announce, and assume for the server until it announces one (the common 2.5 MB). */
-const DEFAULT_WINDOW_ACK_BYTES = 2_500_000;
 /** After close() ends the socket, a server that never closes its side is cut off after this. */
 const CLOSE_GRACE_MS = 2000;
-/** Chunk streams we send on, as FFmpeg does: commands 3, audio 4, data 5, video 6 (control uses 2). */
-const CSID_COMMAND = 3;
-const CSID_AUDIO = 4;
-const CSID_DATA = 5;
-const CSID_VIDEO = 6;
+const CSID_COMMAND = ChunkStreamId.COMMAND;
+const CSID_AUDIO = ChunkStreamId.AUDIO;
+const CSID_DATA = ChunkStreamId.DATA;
+const CSID_VIDEO = ChunkStreamId.VIDEO;
 /** §7.2.2.1 play Start: -2 = live if there is one, else recorded. */
 const PLAY_START_LIVE_OR_RECORDED = -2;
 /** §7.1.7 Set Buffer Length we ask for before play (FFmpeg's default client buffer). */
@@ -734,22 +737,12 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     this.onFrame({ kind, timestampMs, payload });
   }
 
-  /** §7.1.6: sub-messages framed like FLV tags (11-byte header, body, 4-byte back pointer). */
+  /** §7.1.6: aggregate messages carry several media/data sub-messages. */
   private onAggregate(message: RtmpMessage): void {
-    const p = message.payload;
-    let offset = 0;
-    let baseMs: number | null = null;
-    while (offset + 11 <= p.length) {
-      const typeId = p[offset] as number;
-      const size = p.readUIntBE(offset + 1, 3);
-      const subTs = (p.readUIntBE(offset + 4, 3) | ((p[offset + 7] as number) << 24)) >>> 0;
-      const end = offset + 11 + size;
-      if (end + 4 > p.length) throw new RtmpError(RtmpErrorCode.CONTROL_MESSAGE, 'aggregate sub-message overruns its message');
-      baseMs ??= subTs;
-      if (typeId === MessageType.AUDIO || typeId === MessageType.VIDEO || typeId === MessageType.DATA_AMF0) {
-        this.deliver(message.streamId, typeId, (message.timestampMs + subTs - baseMs) >>> 0, p.subarray(offset + 11, end));
+    for (const sub of splitAggregate(message)) {
+      if (sub.typeId === MessageType.AUDIO || sub.typeId === MessageType.VIDEO || sub.typeId === MessageType.DATA_AMF0) {
+        this.deliver(sub.streamId, sub.typeId, sub.timestampMs, sub.payload);
       }
-      offset = end + 4;
     }
   }
 }

@@ -59,6 +59,20 @@ export const UserControlEvent = {
   PING_RESPONSE: 7,
 } as const;
 
+/** Chunk stream ids both our server and client send on, as FFmpeg does (§5.4: control uses 2). */
+export const ChunkStreamId = {
+  CONTROL: 2,
+  COMMAND: 3,
+  AUDIO: 4,
+  DATA: 5,
+  VIDEO: 6,
+} as const;
+
+/** Our outgoing chunk size: 4096 keeps per-chunk header overhead under 0.3%. */
+export const DEFAULT_OUT_CHUNK_SIZE = 4096;
+/** Window we announce, and assume for the peer until it announces one (the common 2.5 MB). */
+export const DEFAULT_WINDOW_ACK_BYTES = 2_500_000;
+
 /** One reassembled RTMP message. */
 export interface RtmpMessage {
   /** Chunk stream it arrived on (2..65599). */

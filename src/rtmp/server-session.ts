@@ -33,18 +33,21 @@ import {
 import { RtmpError, RtmpErrorCode, isRtmpError } from './errors.js';
 import { ServerHandshake } from './handshake.js';
 import type { LiveStream, LiveStreamRegistry, MediaFrame, StreamPublisher, StreamSubscriber } from './live-streams.js';
-import { MessageType, UserControlEvent, type RtmpMessage } from './message-types.js';
+import { splitAggregate } from './aggregate.js';
+import {
+  ChunkStreamId,
+  DEFAULT_OUT_CHUNK_SIZE,
+  DEFAULT_WINDOW_ACK_BYTES,
+  MessageType,
+  UserControlEvent,
+  type RtmpMessage,
+} from './message-types.js';
 import { normaliseApp, resolveStreamPath } from './stream-path.js';
 
-/** Chunk streams we send on: commands, data, audio, video (control messages use 2). */
-const CSID_COMMAND = 3;
-const CSID_DATA = 5;
-const CSID_AUDIO = 4;
-const CSID_VIDEO = 6;
-/** Our outgoing chunk size: 4096 keeps per-chunk header overhead under 0.3%. */
-const OUT_CHUNK_SIZE = 4096;
-/** Window we announce, and assume for the peer until it announces one (the common 2.5 MB). */
-const DEFAULT_WINDOW_ACK_BYTES = 2_500_000;
+const CSID_COMMAND = ChunkStreamId.COMMAND;
+const CSID_DATA = ChunkStreamId.DATA;
+const CSID_AUDIO = ChunkStreamId.AUDIO;
+const CSID_VIDEO = ChunkStreamId.VIDEO;
 /** `@setDataFrame` wrapper that publishers put before onMetaData. */
 const SET_DATA_FRAME = '@setDataFrame';
 
@@ -392,8 +395,8 @@ export class ServerSession implements StreamPublisher {
     this.app = app;
     this.send(CONTROL_CSID, windowAckSizeMessage(DEFAULT_WINDOW_ACK_BYTES));
     this.send(CONTROL_CSID, setPeerBandwidthMessage(DEFAULT_WINDOW_ACK_BYTES, PeerBandwidthLimit.DYNAMIC));
-    this.send(CONTROL_CSID, setChunkSizeMessage(OUT_CHUNK_SIZE));
-    this.writer.chunkSize = OUT_CHUNK_SIZE;
+    this.send(CONTROL_CSID, setChunkSizeMessage(DEFAULT_OUT_CHUNK_SIZE));
+    this.writer.chunkSize = DEFAULT_OUT_CHUNK_SIZE;
     this.sendCommand(
       0,
       '_result',
@@ -505,26 +508,14 @@ export class ServerSession implements StreamPublisher {
     role.live.pushMedia(kind, timestampMs, payload);
   }
 
-  /** §7.1.6: sub-messages framed like FLV tags (11-byte header, body, 4-byte back pointer). */
+  /** §7.1.6: aggregate messages carry several media/data sub-messages. */
   private onAggregate(message: RtmpMessage): void {
-    const p = message.payload;
-    let offset = 0;
-    let baseMs: number | null = null;
-    while (offset + 11 <= p.length) {
-      const typeId = p[offset] as number;
-      const size = p.readUIntBE(offset + 1, 3);
-      const subTs = (p.readUIntBE(offset + 4, 3) | ((p[offset + 7] as number) << 24)) >>> 0;
-      const end = offset + 11 + size;
-      if (end + 4 > p.length) throw new RtmpError(RtmpErrorCode.CONTROL_MESSAGE, 'aggregate sub-message overruns its message');
-      baseMs ??= subTs;
-      const timestampMs = (message.timestampMs + subTs - baseMs) >>> 0;
-      const body = p.subarray(offset + 11, end);
-      if (typeId === MessageType.AUDIO || typeId === MessageType.VIDEO) {
-        this.onMedia(typeId === MessageType.AUDIO ? 'audio' : 'video', message.streamId, timestampMs, body);
-      } else if (typeId === MessageType.DATA_AMF0) {
-        this.onData0({ ...message, typeId, timestampMs, payload: body });
+    for (const sub of splitAggregate(message)) {
+      if (sub.typeId === MessageType.AUDIO || sub.typeId === MessageType.VIDEO) {
+        this.onMedia(sub.typeId === MessageType.AUDIO ? 'audio' : 'video', sub.streamId, sub.timestampMs, sub.payload);
+      } else if (sub.typeId === MessageType.DATA_AMF0) {
+        this.onData0(sub);
       }
-      offset = end + 4;
     }
   }
 
