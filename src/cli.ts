@@ -9,6 +9,7 @@ const USAGE = `usage: rinse <command> [options]
 
 commands:
   serve     run the RTMP ingest server
+  inspect   tell why Cloudflare would accept or refuse a stream (FLV file or rtmp:// URL)
 
 rinse serve options:
   --rtmp-port N              RTMP port (default 1935)
@@ -22,6 +23,12 @@ rinse serve options:
   --max-chunk-size N         largest Set Chunk Size accepted (default ${DEFAULT_SERVER_LIMITS.maxChunkSize})
   --handshake-timeout-ms N   handshake time limit (default ${DEFAULT_SERVER_LIMITS.handshakeTimeoutMs})
   --idle-timeout-ms N        close sessions silent this long (default ${DEFAULT_SERVER_LIMITS.idleTimeoutMs})
+
+rinse inspect <file.flv | rtmp://host/app/name> options:
+  --json                     the report as JSON (for tools)
+  --packets                  with --json: every tag's dts, pts and keyframe flag
+  --seconds N                rtmp:// only: play at most N seconds (default 10)
+  exit code: 0 accept, 1 reject, 2 error
 `;
 
 const LIMIT_FLAGS: Record<string, keyof ServerLimits> = {
@@ -92,12 +99,37 @@ async function serve(argv: string[]): Promise<number> {
   });
 }
 
+async function inspect(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean' }, packets: { type: 'boolean' }, seconds: { type: 'string' }, help: { type: 'boolean' } },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('expected one FLV file or rtmp:// URL');
+  const source = positionals[0] as string;
+  const seconds = positiveInt('seconds', values.seconds, 10, 3600);
+  const { inspectFile, inspectRtmp } = await import('./inspect/inspect-source.js');
+  const { formatReport } = await import('./inspect/report-text.js');
+  const report = /^rtmps?:\/\//i.test(source)
+    ? await inspectRtmp(source, { packets: values.packets, seconds })
+    : await inspectFile(source, { packets: values.packets });
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  return report.verdict.accept ? 0 : 1;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'serve':
         return await serve(rest);
+      case 'inspect':
+        return await inspect(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -113,7 +145,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`rinse ${command}: ${(err as Error).message}\n`);
       return 2;
     }
+    // Any other failure (unreadable file, refused connection) is an error, not a verdict.
     process.stderr.write(`rinse ${command}: ${(err as Error).message}\n`);
-    return 1;
+    return 2;
   }
 }

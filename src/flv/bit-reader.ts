@@ -1,0 +1,90 @@
+/**
+ * Bit-level reading of H.264 RBSP: ITU-T H.264 §7.2 (u(n), ue(v), se(v)), §9.1
+ * (exp-Golomb codes) and §7.4.1 (emulation prevention bytes). Reads past the end throw
+ * a MediaFormatError, so hostile bitstreams cannot crash or hang a parser.
+ */
+import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
+
+/** §7.4.1: 00 00 03 inside a NAL unit escapes 00 00 0x (x <= 3); the 03 is not data. */
+const EMULATION_PREVENTION_BYTE = 0x03;
+/** §9.1: more leading zeros than this cannot encode a 32-bit value. */
+const MAX_LEADING_ZEROS = 31;
+
+/** The RBSP of a NAL unit: emulation prevention bytes removed. Returns the input itself when it has none. */
+export function nalToRbsp(nal: Buffer): Buffer {
+  let zeros = 0;
+  let out: Buffer | null = null;
+  let o = 0;
+  for (let i = 0; i < nal.length; i++) {
+    const b = nal[i] as number;
+    if (zeros >= 2 && b === EMULATION_PREVENTION_BYTE) {
+      if (out === null) {
+        out = Buffer.allocUnsafe(nal.length);
+        nal.copy(out, 0, 0, i);
+        o = i;
+      }
+      zeros = 0;
+      continue;
+    }
+    if (out !== null) out[o++] = b;
+    zeros = b === 0 ? zeros + 1 : 0;
+  }
+  return out === null ? nal : out.subarray(0, o);
+}
+
+export class BitReader {
+  private readonly buf: Buffer;
+  private bit = 0;
+
+  constructor(buf: Buffer) {
+    this.buf = buf;
+  }
+
+  get bitsLeft(): number {
+    return this.buf.length * 8 - this.bit;
+  }
+
+  private need(bits: number): void {
+    if (bits > this.bitsLeft) {
+      throw new MediaFormatError(MediaFormatErrorCode.H264_BITSTREAM, `bitstream ends: ${bits} bits wanted, ${this.bitsLeft} left`);
+    }
+  }
+
+  /** u(n): n bits, most significant first (0..32). */
+  u(bits: number): number {
+    this.need(bits);
+    let value = 0;
+    for (let i = 0; i < bits; i++) {
+      const byte = this.buf[this.bit >> 3] as number;
+      value = value * 2 + ((byte >> (7 - (this.bit & 7))) & 1);
+      this.bit++;
+    }
+    return value;
+  }
+
+  flag(): boolean {
+    return this.u(1) === 1;
+  }
+
+  skip(bits: number): void {
+    this.need(bits);
+    this.bit += bits;
+  }
+
+  /** ue(v): unsigned exp-Golomb. */
+  ue(): number {
+    let zeros = 0;
+    while (this.u(1) === 0) {
+      if (++zeros > MAX_LEADING_ZEROS) {
+        throw new MediaFormatError(MediaFormatErrorCode.H264_BITSTREAM, 'exp-Golomb code longer than 32 bits');
+      }
+    }
+    return zeros === 0 ? 0 : 2 ** zeros - 1 + this.u(zeros);
+  }
+
+  /** se(v): signed exp-Golomb (1, -1, 2, -2, ...). */
+  se(): number {
+    const k = this.ue();
+    return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
+  }
+}
