@@ -85,6 +85,7 @@ export class BitReader {
   /** se(v): signed exp-Golomb (1, -1, 2, -2, ...). */
   se(): number {
     const k = this.ue();
+    if (k === 0) return 0;
     return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
   }
 }
