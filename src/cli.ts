@@ -10,6 +10,7 @@ const USAGE = `usage: rinse <command> [options]
 commands:
   serve     run the RTMP ingest server
   inspect   tell why Cloudflare would accept or refuse a stream (FLV file or rtmp:// URL)
+  fix       repair an FLV file without re-encoding (the same fixer the relay runs live)
 
 rinse serve options:
   --rtmp-port N              RTMP port (default 1935)
@@ -29,6 +30,13 @@ rinse inspect <file.flv | rtmp://host/app/name> options:
   --packets                  with --json: every tag's dts, pts and keyframe flag
   --seconds N                rtmp:// only: play at most N seconds (default 10)
   exit code: 0 accept, 1 reject, 2 error
+
+rinse fix <in.flv> <out.flv> options:
+  --json                          the result as JSON
+  --reorder-window-ms N           hold a track running ahead at most N ms (default 500)
+  --target-keyframe-interval-ms N keep keyframe flags at least N ms apart (default 2000)
+  --max-keyframe-interval-ms N    a longer GOP needs a transcode (default 10000)
+  exit code: 0 fixed, 3 written but needs a transcode, 2 error
 `;
 
 const LIMIT_FLAGS: Record<string, keyof ServerLimits> = {
@@ -122,6 +130,41 @@ async function inspect(argv: string[]): Promise<number> {
   return report.verdict.accept ? 0 : 1;
 }
 
+async function fix(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean' },
+      'reorder-window-ms': { type: 'string' },
+      'target-keyframe-interval-ms': { type: 'string' },
+      'max-keyframe-interval-ms': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length !== 2) throw new UsageError('expected <in.flv> <out.flv>');
+  const [input, output] = positionals as [string, string];
+  const { fixFile, formatFixResult } = await import('./fix-file.js');
+  const { DEFAULT_FIXER_OPTIONS } = await import('./fixer/stream-fixer.js');
+  const tty = process.stderr.isTTY === true;
+  const result = await fixFile(input, output, {
+    fixer: {
+      reorderWindowMs: positiveInt('reorder-window-ms', values['reorder-window-ms'], DEFAULT_FIXER_OPTIONS.reorderWindowMs, 60_000),
+      targetKeyframeIntervalMs: positiveInt('target-keyframe-interval-ms', values['target-keyframe-interval-ms'], DEFAULT_FIXER_OPTIONS.targetKeyframeIntervalMs, 600_000),
+      maxKeyframeIntervalMs: positiveInt('max-keyframe-interval-ms', values['max-keyframe-interval-ms'], DEFAULT_FIXER_OPTIONS.maxKeyframeIntervalMs, 600_000),
+    },
+    progressEveryMs: tty ? 500 : 5000,
+    onProgress: (p) => {
+      const pct = p.totalBytes ? ((100 * p.bytesRead) / p.totalBytes).toFixed(0) : '?';
+      const line = `fix: ${pct}% (${(p.bytesRead / 1e6).toFixed(0)} of ${(p.totalBytes / 1e6).toFixed(0)} MB, ${(p.bytesRead / 1e3 / Math.max(1, p.elapsedMs)).toFixed(0)} MB/s)`;
+      process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+    },
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatFixResult(result));
+  return result.decision ? 3 : 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -130,6 +173,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(rest);
       case 'inspect':
         return await inspect(rest);
+      case 'fix':
+        return await fix(rest);
       case undefined:
       case 'help':
       case '--help':

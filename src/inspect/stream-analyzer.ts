@@ -420,18 +420,30 @@ export class StreamAnalyzer {
       }
     }
 
-    // GOP, from NAL types when known (the flags can lie), else from flags.
+    // GOP as the ingest sees it: the flagged keyframes. NAL types tell whether the flags lie:
+    // a flagged frame without an IDR is a seek point that does not decode; an IDR left
+    // unflagged is harmless unless it was due (the last flagged keyframe >= 2 s before it).
     const frames = this.videoFrames;
-    const isKey = (f: VideoFrame): boolean => (f.idr ?? f.flagKey);
-    const keyTimes = frames.filter(isKey).map((f) => f.dts);
+    const keyTimes = frames.filter((f) => f.flagKey).map((f) => f.dts);
     const gops: number[] = [];
     for (let i = 1; i < keyTimes.length; i++) gops.push((keyTimes[i] as number) - (keyTimes[i - 1] as number));
-    const flagMismatches = frames.filter((f) => f.idr !== null && f.idr !== f.flagKey).length;
-    const allIntra = frames.length > 1 && frames.every(isKey);
+    let flagMismatches = 0;
+    let firstMismatchMs: number | null = null;
+    let lastFlagged: number | null = null;
+    for (const f of frames) {
+      const lying = f.idr !== null && ((f.flagKey && !f.idr) || (!f.flagKey && f.idr && (lastFlagged === null || f.dts - lastFlagged >= MIN_GOP_MS)));
+      if (lying) {
+        flagMismatches++;
+        firstMismatchMs ??= f.dts;
+      }
+      if (f.flagKey) lastFlagged = f.dts;
+    }
+    const allIdr = frames.length > 1 && frames.every((f) => (f.idr ?? f.flagKey));
+    const allIntra = allIdr && (gops.length === 0 || (median(gops) as number) < MIN_GOP_MS);
     const gopS = gops.map((g) => g / 1000);
-    if (flagMismatches > 0) this.add(FindingKind.KEYFRAME_FLAG_MISMATCH, 'video', flagMismatches, frames.find((f) => f.idr !== null && f.idr !== f.flagKey)?.dts ?? null, `${flagMismatches} frames whose keyframe flag disagrees with their NAL types`);
+    if (flagMismatches > 0) this.add(FindingKind.KEYFRAME_FLAG_MISMATCH, 'video', flagMismatches, firstMismatchMs, `${flagMismatches} frames whose keyframe flag disagrees with their NAL types`);
     if (allIntra) {
-      this.add(FindingKind.ALL_INTRA, 'video', frames.length, frames[0]?.dts ?? null, `all ${frames.length} frames are keyframes`);
+      this.add(FindingKind.ALL_INTRA, 'video', frames.length, frames[0]?.dts ?? null, `all ${frames.length} frames are IDR keyframes`);
     } else if (gops.some((g) => g < MIN_GOP_MS)) {
       this.add(FindingKind.GOP_TOO_SHORT, 'video', gops.filter((g) => g < MIN_GOP_MS).length, null, `keyframes as close as ${Math.min(...gops) / 1000} s`);
     }

@@ -1,0 +1,102 @@
+/**
+ * DTS-ordered interleaving of the repaired tracks, with a bounded reorder window.
+ *
+ * A tag goes out at once when the other track has reached its timestamp less one of the
+ * other track's frame intervals: the other's next tag cannot then be earlier, so input that
+ * is already in order is never delayed. A track that runs ahead (the glasses encode audio
+ * faster than video) is held back until the other catches up, or until it is `windowMs` of
+ * stream time ahead; a tag that then arrives behind what was sent is stamped forward to keep
+ * the output monotonic, and counted. At the start both tracks are awaited (within the window).
+ */
+import { RepairKind, type RepairRecord } from './repairs.js';
+import type { FixerTag } from './stream-fixer.js';
+
+type Track = 'audio' | 'video';
+
+interface Held {
+  ts: number;
+  tag: FixerTag;
+  held: boolean;
+}
+
+
+export class Interleaver {
+  private readonly windowMs: number;
+  private readonly out: (tag: FixerTag) => void;
+  private readonly onRepair: (r: RepairRecord) => void;
+  private readonly queues: Record<Track, Held[]> = { audio: [], video: [] };
+  private readonly newest: Record<Track, number | null> = { audio: null, video: null };
+  private lastEmittedMs = -Infinity;
+  /** Each track's frame interval, in ms: how far ahead of it the other may go out. */
+  private readonly frameMs: Record<Track, number> = { audio: (1024 * 1000) / 44100, video: 1000 / 30 };
+
+  constructor(windowMs: number, out: (tag: FixerTag) => void, onRepair: (r: RepairRecord) => void) {
+    this.windowMs = windowMs;
+    this.out = out;
+    this.onRepair = onRepair;
+  }
+
+  /** Bytes held (for memory accounting). */
+  get heldTags(): number {
+    return this.queues.audio.length + this.queues.video.length;
+  }
+
+  /** Data tags (metadata) go out at once, at the current position. */
+  pushData(tag: FixerTag): void {
+    const ts = Math.max(0, this.lastEmittedMs === -Infinity ? 0 : this.lastEmittedMs);
+    this.out({ ...tag, timestampMs: ts });
+  }
+
+  setFrameDuration(track: Track, ms: number): void {
+    this.frameMs[track] = ms;
+  }
+
+  /** Queue a tag; `more` follows at once (a sequence header and its frame share a timestamp). */
+  push(track: Track, ts: number, tag: FixerTag, more = false): void {
+    this.queues[track].push({ ts, tag, held: false });
+    this.newest[track] = ts;
+    if (more) return;
+    this.drain(false);
+    for (const h of this.queues[track]) h.held = true;
+  }
+
+  flush(): void {
+    this.drain(true);
+  }
+
+  private drain(all: boolean): void {
+    for (;;) {
+      const a = this.queues.audio[0];
+      const v = this.queues.video[0];
+      if (!a && !v) return;
+      let track: Track;
+      if (a && v) track = a.ts <= v.ts ? 'audio' : 'video';
+      else track = a ? 'audio' : 'video';
+      const head = (track === 'audio' ? a : v) as Held;
+      const other: Track = track === 'audio' ? 'video' : 'audio';
+      const otherNewest = this.newest[other];
+      const ready =
+        all ||
+        (a !== undefined && v !== undefined) ||
+        // The other track's next tag is due a frame interval after its newest (33 or 34 ms
+        // at 30 fps once snapped): anything earlier than that cannot be overtaken.
+        (otherNewest !== null && head.ts < otherNewest + Math.floor(this.frameMs[other])) ||
+        (this.newest[track] as number) - head.ts >= this.windowMs;
+      if (!ready) return;
+      this.queues[track].shift();
+      this.release(track, head);
+    }
+  }
+
+  private release(track: Track, h: Held): void {
+    let ts = h.ts;
+    if (ts < this.lastEmittedMs) {
+      this.onRepair({ kind: RepairKind.REORDER_CLAMPED, track, atMs: h.tag.timestampMs, amount: this.lastEmittedMs - ts });
+      ts = this.lastEmittedMs;
+    } else if (h.held) {
+      this.onRepair({ kind: RepairKind.REORDERED, track, atMs: h.tag.timestampMs, amount: 0 });
+    }
+    this.lastEmittedMs = ts;
+    this.out(ts === h.tag.timestampMs ? h.tag : { ...h.tag, timestampMs: ts });
+  }
+}
