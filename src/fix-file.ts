@@ -1,6 +1,6 @@
 /**
  * `rinse fix`: stream an FLV file through the fixer into a new FLV file with constant
- * memory (64 KiB reads, writes that wait for the disk), reporting progress and the repairs.
+ * memory (1 MiB reads, one write per read, waiting for the disk), reporting progress and the repairs.
  */
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
@@ -26,7 +26,8 @@ export interface FixResult {
   decision: TranscodeDecision | null;
 }
 
-const READ_CHUNK_BYTES = 64 * 1024;
+/** Read size: large enough that per-chunk costs vanish, small enough to keep memory flat. */
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 export async function fixFile(
   input: string,
@@ -38,9 +39,17 @@ export async function fixFile(
   const temp = `${output}.${process.pid}.partial`;
   const sink = createWriteStream(temp);
   let bytesOut = 0;
+  // Tags written while one input chunk is processed go to disk in one write.
+  let batch: Buffer[] = [];
   const write = (b: Buffer): void => {
     bytesOut += b.length;
-    sink.write(b);
+    batch.push(b);
+  };
+  const flushBatch = (): boolean => {
+    if (batch.length === 0) return true;
+    const ok = sink.write(batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch));
+    batch = [];
+    return ok;
   };
   const fixer = new StreamFixer((tag) => write(encodeFlvTag(tag)), options.fixer);
   const reader = new FlvReader({
@@ -51,7 +60,7 @@ export async function fixFile(
   try {
     for await (const chunk of createReadStream(input, { highWaterMark: READ_CHUNK_BYTES })) {
       reader.push(chunk as Buffer);
-      if (sink.writableNeedDrain) await once(sink, 'drain');
+      if (!flushBatch()) await once(sink, 'drain');
       const now = Date.now();
       if (options.onProgress && now - lastProgress >= (options.progressEveryMs ?? 1000)) {
         lastProgress = now;
@@ -60,6 +69,7 @@ export async function fixFile(
     }
     reader.end();
     fixer.flush();
+    flushBatch();
     sink.end();
     await once(sink, 'finish');
     renameSync(temp, output);

@@ -27,16 +27,12 @@ export function nalType(nal: Buffer): number {
   return (nal[0] ?? 0) & 0x1f;
 }
 
-/** Index of the next 00 00 01 at or after `from`, or -1. */
+/** §B.1: the three-byte start code prefix. */
+const START_CODE_PREFIX = Buffer.from([0, 0, 1]);
+
+/** Index of the next 00 00 01 at or after `from`, or -1 (native search: this runs over every byte of video). */
 function findStartCode(data: Buffer, from: number): number {
-  for (let i = from; i + 2 < data.length; i++) {
-    if (data[i + 2]! > 1) {
-      i += 2;
-    } else if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
-      return i;
-    }
-  }
-  return -1;
+  return data.indexOf(START_CODE_PREFIX, from);
 }
 
 /** AVCC: each NAL unit behind a big-endian length of `lengthSize` bytes. Throws NAL_FRAMING when lengths do not add up. */
@@ -91,14 +87,12 @@ export function splitNalUnits(data: Buffer, lengthSize: 1 | 2 | 4 = 4): { framin
   }
   if (avcc !== null) {
     if (!avcc.some((n) => findStartCode(n, 0) >= 0)) return { framing: 'avcc', nals: avcc };
-    const nals = avcc.flatMap((n) => (findStartCode(n, 0) >= 0 ? splitAnnexB(Buffer.concat([START_CODE, n])) : [n]));
+    const nals = avcc.flatMap((n) => (findStartCode(n, 0) >= 0 ? splitAnnexB(Buffer.concat([START_CODE_PREFIX, n])) : [n]));
     return { framing: 'mixed', nals };
   }
   if (startsWithStartCode(data)) return { framing: 'annexb', nals: splitAnnexB(data) };
   throw new MediaFormatError(MediaFormatErrorCode.NAL_FRAMING, 'payload is neither AVCC nor Annex B');
 }
-
-const START_CODE = Buffer.from([0, 0, 1]);
 
 /** AVCC from NAL units, in one allocation. */
 export function joinAvcc(nals: readonly Buffer[], lengthSize: 1 | 2 | 4 = 4): Buffer {
