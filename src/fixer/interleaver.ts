@@ -1,9 +1,9 @@
 /**
  * DTS-ordered interleaving of the repaired tracks, with a bounded reorder window.
  *
- * A tag goes out at once when the other track has reached its timestamp less one of the
- * other track's frame intervals: the other's next tag cannot then be earlier, so input that
- * is already in order is never delayed. A track that runs ahead (the glasses encode audio
+ * A tag goes out at once when it leads the other track's newest tag by no more than the
+ * longer of the two frame intervals, which in-order input never exceeds: input that is
+ * already in order is not delayed. A track that runs further ahead (the glasses encode audio
  * faster than video) is held back until the other catches up, or until it is `windowMs` of
  * stream time ahead; a tag that then arrives behind what was sent is stamped forward to keep
  * the output monotonic, and counted. At the start both tracks are awaited (within the window).
@@ -78,14 +78,19 @@ export class Interleaver {
       const ready =
         all ||
         (a !== undefined && v !== undefined) ||
-        // The other track's next tag is due a frame interval after its newest (33 or 34 ms
-        // at 30 fps once snapped): anything earlier than that cannot be overtaken.
-        (otherNewest !== null && head.ts < otherNewest + Math.floor(this.frameMs[other])) ||
+        // In-order input never leads the other track by more than the longer frame
+        // interval, so it goes out at once; a tag further ahead waits for the other track.
+        (otherNewest !== null && head.ts <= otherNewest + this.maxLeadMs()) ||
         (this.newest[track] as number) - head.ts >= this.windowMs;
       if (!ready) return;
       this.queues[track].shift();
       this.release(track, head);
     }
+  }
+
+  /** The lead over the other track's newest tag that in-order input can show, in ms. */
+  private maxLeadMs(): number {
+    return Math.ceil(Math.max(this.frameMs.audio, this.frameMs.video));
   }
 
   private release(track: Track, h: Held): void {

@@ -6,7 +6,34 @@
 import { createReadStream } from 'node:fs';
 import { FlvReader } from '../flv/flv-reader.js';
 import { RtmpClient, redactUrl } from '../rtmp/client.js';
-import { StreamAnalyzer, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type InspectReport } from './stream-analyzer.js';
+import { StreamFixer } from '../fixer/stream-fixer.js';
+import { StreamAnalyzer, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type AnalyzerTag, type InspectReport } from './stream-analyzer.js';
+
+/**
+ * The analyzer and, beside it, the fixer in dry run: the report says what is wrong and what
+ * `rinse fix` (and the live relay) would repair, or that only a transcode can help.
+ */
+class Inspection {
+  private readonly analyzer: StreamAnalyzer;
+  private readonly fixer = new StreamFixer(() => {});
+
+  constructor(source: string, options: InspectOptions) {
+    this.analyzer = new StreamAnalyzer(source, { keepPackets: options.packets });
+  }
+
+  push(tag: AnalyzerTag): void {
+    this.analyzer.push(tag);
+    this.fixer.push(tag);
+  }
+
+  finish(): InspectReport {
+    this.fixer.flush();
+    const report = this.analyzer.finish();
+    report.repairs = this.fixer.repairs;
+    report.needsTranscode = this.fixer.decision;
+    return report;
+  }
+}
 
 export interface InspectOptions {
   /** Keep per-tag rows (dts, pts, keyframe) in the report. */
@@ -16,7 +43,7 @@ export interface InspectOptions {
 }
 
 export async function inspectFile(path: string, options: InspectOptions = {}): Promise<InspectReport> {
-  const analyzer = new StreamAnalyzer(path, { keepPackets: options.packets });
+  const analyzer = new Inspection(path, options);
   const reader = new FlvReader({ onTag: (t) => analyzer.push({ tagType: t.tagType, timestampMs: t.timestampMs, data: t.data }) });
   for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) reader.push(chunk as Buffer);
   reader.end();
@@ -24,7 +51,7 @@ export async function inspectFile(path: string, options: InspectOptions = {}): P
 }
 
 export async function inspectRtmp(url: string, options: InspectOptions = {}): Promise<InspectReport> {
-  const analyzer = new StreamAnalyzer(redactUrl(url), { keepPackets: options.packets });
+  const analyzer = new Inspection(redactUrl(url), options);
   const client = await RtmpClient.connect(url);
   const limitMs = (options.seconds ?? 10) * 1000;
   try {

@@ -53,6 +53,18 @@ export function formatReport(r: InspectReport): string {
       lines.push(`         ${' '.repeat(width)}  rule: ${reason.rule}`);
     }
   }
+  if (r.repairs) {
+    const kinds = Object.entries(r.repairs);
+    lines.push('');
+    if (kinds.length === 0) {
+      lines.push('rinse fix  would change nothing');
+    } else {
+      lines.push('rinse fix  would repair:');
+      const width = Math.max(...kinds.map(([k]) => k.length));
+      for (const [kind, v] of kinds) lines.push(`  ${kind.padEnd(width)}  ${String(v?.count).padStart(6)}x  (largest ${v?.maxAmount})`);
+    }
+    if (r.needsTranscode) lines.push(`  and still NEEDS A TRANSCODE: ${r.needsTranscode.reason} (${r.needsTranscode.detail})`);
+  }
   const rejects = r.verdict.reasons.filter((x) => x.severity === 'reject').length;
   const warns = r.verdict.reasons.length - rejects;
   lines.push('');

@@ -13,6 +13,7 @@ import { metadataFields, parseAudioTagBody, parseScriptTagBody, parseVideoTagBod
 import { profileName, levelName, parseSps, type Sps } from '../flv/h264-sps.js';
 import { ParameterSets } from '../flv/h264-slice.js';
 import { nalType, NalType, splitNalUnits } from '../flv/nal-units.js';
+import type { RepairSummary, TranscodeDecision } from '../fixer/repairs.js';
 import { FINDING_RULES, FindingKind, type Finding, type Severity } from './findings.js';
 
 export const TAG_AUDIO = 8;
@@ -115,6 +116,10 @@ export interface InspectReport {
   bitrateKbps: number;
   findings: Finding[];
   verdict: { accept: boolean; reasons: Array<{ kind: FindingKind; severity: Severity; rule: string; detail: string }> };
+  /** What `rinse fix` would repair (filled in by the inspection, which runs the fixer too). */
+  repairs?: RepairSummary;
+  /** Set when a remux cannot make the stream acceptable. */
+  needsTranscode?: TranscodeDecision | null;
   packets?: PacketRow[];
 }
 
