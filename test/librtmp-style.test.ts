@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeAmf0, type Amf0Value } from '../src/rtmp/amf0.js';
 import { MessageType } from '../src/rtmp/message-types.js';
+import { readFlv } from '../src/flv/flv-reader.js';
 import { RawClient } from './support/raw-client.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
 import { testEncode } from './support/media.js';
@@ -26,18 +27,9 @@ interface Tag {
   body: Buffer;
 }
 
-/** Minimal FLV walk (FLV 10.1 §E.3/E.4.1) for test input; the real reader is src/flv's job. */
+/** The test input's tags, read with src/flv's reader. */
 function readFlvTags(file: Buffer): Tag[] {
-  const tags: Tag[] = [];
-  let pos = file.readUInt32BE(5) + 4;
-  while (pos + 11 <= file.length) {
-    const typeId = file[pos] as number;
-    const size = file.readUIntBE(pos + 1, 3);
-    const timestampMs = (file.readUIntBE(pos + 4, 3) | ((file[pos + 7] as number) << 24)) >>> 0;
-    tags.push({ typeId, timestampMs, body: file.subarray(pos + 11, pos + 11 + size) });
-    pos += 11 + size + 4;
-  }
-  return tags;
+  return readFlv(file).tags.map((t) => ({ typeId: t.tagType, timestampMs: t.timestampMs, body: t.data }));
 }
 
 interface Packet {

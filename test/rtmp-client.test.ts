@@ -22,6 +22,7 @@ import { RtmpError, RtmpErrorCode } from '../src/rtmp/errors.js';
 import { HANDSHAKE_SIZE, ServerHandshake } from '../src/rtmp/handshake.js';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../src/rtmp/message-types.js';
 import { classifyAudio, classifyVideo } from '../src/flv/media-tag.js';
+import { readFlv } from '../src/flv/flv-reader.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
 import { decodeReport, probePackets, startFfmpeg, testEncode, type FfmpegProcess } from './support/media.js';
 
@@ -31,19 +32,12 @@ interface Tag {
   body: Buffer;
 }
 
-/** Minimal FLV walk (FLV 10.1 §E.3/E.4.1) for test input; the real reader is src/flv's job. */
+/** The test input's tags, read with src/flv's reader. */
 function readFlvTags(file: Buffer): Tag[] {
-  const tags: Tag[] = [];
-  let pos = file.readUInt32BE(5) + 4;
-  while (pos + 11 <= file.length) {
-    const typeId = file[pos] as number;
-    const size = file.readUIntBE(pos + 1, 3);
-    const timestampMs = (file.readUIntBE(pos + 4, 3) | ((file[pos + 7] as number) << 24)) >>> 0;
-    const kind = typeId === MessageType.AUDIO ? 'audio' : typeId === MessageType.VIDEO ? 'video' : typeId === MessageType.DATA_AMF0 ? 'data' : null;
-    if (kind !== null) tags.push({ kind, timestampMs, body: file.subarray(pos + 11, pos + 11 + size) });
-    pos += 11 + size + 4;
-  }
-  return tags;
+  const kinds: Record<number, Tag['kind']> = { [MessageType.AUDIO]: 'audio', [MessageType.VIDEO]: 'video', [MessageType.DATA_AMF0]: 'data' };
+  return readFlv(file)
+    .tags.filter((t) => kinds[t.tagType] !== undefined)
+    .map((t) => ({ kind: kinds[t.tagType] as Tag['kind'], timestampMs: t.timestampMs, body: t.data }));
 }
 
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requireTool } from '../../src/tools/ffmpeg-locator.js';
+import { runTool } from '../../src/tools/run-tool.js';
 
 export const ffmpegPath = requireTool('ffmpeg').path;
 export const ffprobePath = requireTool('ffprobe').path;
@@ -21,21 +22,10 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run a tool to completion, killing it after `timeoutMs`. */
-export function run(path: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-    });
-  });
+/** Run a tool to completion, killing it after `timeoutMs`; output as text. */
+export async function run(path: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  const r = await runTool(path, args, timeoutMs);
+  return { ...r, stdout: r.stdout.toString() };
 }
 
 /** A running ffmpeg with a promise of its end; killed at `timeoutMs` so no test leaves one behind. */
