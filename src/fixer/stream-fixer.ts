@@ -126,6 +126,7 @@ export class StreamFixer {
   private audioStereo = true;
   private frameSamples = AAC_FRAME_SAMPLES;
   private audioSampleRate = 0;
+  private pendingAudio: FixerTag[] = [];
   private readonly audioTimeline = new TrackTimeline('audio', DEFAULT_AUDIO_FRAME_MS);
   private readonly audioClock = new AudioClock();
 
@@ -424,7 +425,7 @@ export class StreamFixer {
 
   // ---------------------------------------------------------------------------------- audio
 
-  private onAudio(tag: FixerTag): void {
+  private onAudio(tag: FixerTag, replay = false): void {
     let body;
     try {
       body = parseAudioTagBody(tag.data);
@@ -443,9 +444,12 @@ export class StreamFixer {
       } catch {
         // ignore a broken ASC; ADTS may provide one
       }
+      const held = this.pendingAudio;
+      this.pendingAudio = [];
+      for (const t of held) this.onAudio(t, true);
       return;
     }
-    this.stats.audioFramesIn++;
+    if (!replay) this.stats.audioFramesIn++;
     let payloads: Buffer[] = [body.data];
     let adts = false;
     if (isAdts(body.data)) {
@@ -464,7 +468,17 @@ export class StreamFixer {
         return;
       }
     }
-    if (this.asc === null) return; // nothing can decode it yet
+    if (this.asc === null) {
+      // No AudioSpecificConfig yet (a late AAC sequence header): hold the frames, within bounds.
+      this.pendingAudio.push(tag);
+      while (this.pendingAudio.length > this.options.maxPendingFrames) this.pendingAudio.shift();
+      return;
+    }
+    this.audioFrames(tag, payloads, adts);
+  }
+
+  private audioFrames(tag: FixerTag, payloads: Buffer[], adts: boolean): void {
+    const asc = this.asc as Buffer;
     let raw = tag.timestampMs;
     for (const payload of payloads) {
       let timelineMs: number;
@@ -479,9 +493,9 @@ export class StreamFixer {
         this.repair({ kind: RepairKind.AUDIO_CLOCK, track: 'audio', atMs: raw, amount: Math.round(clockMs - timelineMs) });
       }
       const ts = Math.round(clockMs);
-      if (this.ascSent === null || !this.ascSent.equals(this.asc)) {
-        this.interleaver.push('audio', ts, { tagType: TAG_AUDIO, timestampMs: ts, data: buildAacAudioTagBody({ packetType: 0, data: this.asc, stereo: this.audioStereo }) }, true);
-        this.ascSent = this.asc;
+      if (this.ascSent === null || !this.ascSent.equals(asc)) {
+        this.interleaver.push('audio', ts, { tagType: TAG_AUDIO, timestampMs: ts, data: buildAacAudioTagBody({ packetType: 0, data: asc, stereo: this.audioStereo }) }, true);
+        this.ascSent = asc;
       }
       const data = adts || payloads.length > 1 ? buildAacAudioTagBody({ packetType: 1, data: payload, stereo: this.audioStereo }) : tag.data;
       this.stats.audioFramesOut++;
