@@ -119,6 +119,7 @@ export class StreamFixer {
   private pocMode = false;
   private readonly poc = new PocCounter();
   private idrDtsMs = 0;
+  private lastVideoDts = -Infinity;
   // Audio
   private audioCodec: string | null = null;
   private asc: Buffer | null = null;
@@ -315,7 +316,9 @@ export class StreamFixer {
     if (Math.round(snapped) !== Math.round(outMs)) {
       this.repair({ kind: RepairKind.CADENCE_SNAP, track: 'video', atMs: f.rawTs, amount: Math.round(snapped - outMs) });
     }
-    const dts = Math.round(snapped);
+    // Rounding to ms must not make two frames share a timestamp.
+    const dts = Math.max(Math.round(snapped), this.lastVideoDts + 1);
+    this.lastVideoDts = dts;
 
     // A new or changed decoder configuration goes out right before the IDR it applies to.
     if (idr) {

@@ -18,6 +18,10 @@ export const MIN_JUMP_MS = 200;
 export const MAX_STEP_MS = 1000;
 /** A backward step landing within this of 0, from further than this, is a restart, in ms. */
 export const RESTART_NEAR_ZERO_MS = 1000;
+/** A timestamp this close to the grid or the sample clock is already right (ms rounding), in ms. */
+const ON_GRID_MS = 1;
+/** Weight of each frame in the grid-phase running mean. */
+const PHASE_WEIGHT = 0.05;
 /** Regular steps remembered for the frame-duration median. */
 const HISTORY = 15;
 
@@ -121,13 +125,16 @@ function median(values: number[]): number {
 /**
  * Video cadence: snap timestamps to the regular grid of the stream's frame rate when
  * they are near it (30 fps -> 33/34 ms steps). No frame moves by more than half a frame
- * interval; a frame further off restarts the grid there; missing frames leave real gaps.
+ * interval: a frame further off (or whose slot the frame before took) stays where it is;
+ * missing frames leave real gaps.
  */
 export class VideoCadence {
   private frameMs = 0;
   private gridBaseMs = 0;
   private lastK: number | null = null;
   private lastSnappedMs = -Infinity;
+  /** Running mean of how far frames land from the grid, in ms. */
+  private phaseMs = 0;
 
   /** Set or change the frame interval (a new SPS); restarts the grid. */
   setFrameDuration(ms: number): void {
@@ -150,18 +157,29 @@ export class VideoCadence {
       this.lastSnappedMs = this.gridBaseMs;
       return this.gridBaseMs;
     }
+    // Keep the grid in phase with the source: a first frame that came early or late must
+    // not shift every later frame (and the keyframes with them).
+    const residual = outMs - (this.gridBaseMs + Math.round((outMs - this.gridBaseMs) / f) * f);
+    this.phaseMs = this.phaseMs * (1 - PHASE_WEIGHT) + residual * PHASE_WEIGHT;
+    if (Math.abs(this.phaseMs) > f / 4) {
+      this.gridBaseMs += this.phaseMs;
+      this.phaseMs = 0;
+    }
     let k = Math.round((outMs - this.gridBaseMs) / f);
     if (k <= this.lastK) k = this.lastK + 1;
     let snapped = this.gridBaseMs + k * f;
     if (Math.abs(snapped - outMs) > f / 2) {
-      // Too far from the grid: restart it at this frame.
+      // Far off the grid (a real change of rhythm): restart the grid at this frame.
       this.gridBaseMs = Math.max(outMs, this.lastSnappedMs + 1);
+      this.phaseMs = 0;
       k = 0;
       snapped = this.gridBaseMs;
     }
     this.lastK = k;
-    this.lastSnappedMs = snapped;
-    return snapped;
+    // Within a millisecond of the grid is on the grid (FLV's ms rounding): keep the source's.
+    const result = Math.abs(snapped - outMs) < ON_GRID_MS && outMs > this.lastSnappedMs ? outMs : snapped;
+    this.lastSnappedMs = result;
+    return result;
   }
 }
 
@@ -194,6 +212,6 @@ export class AudioClock {
       predicted = timelineMs;
     }
     this.samples += frameSamples;
-    return predicted;
+    return Math.abs(predicted - timelineMs) < ON_GRID_MS ? timelineMs : predicted;
   }
 }
