@@ -109,6 +109,7 @@ export class StreamFixer {
   private readonly paramSets = new ParameterSets();
   private currentSps: Sps | null = null;
   private lastSentConfig: Buffer | null = null;
+  private lastSentSets: { sps: Buffer[]; pps: Buffer[] } | null = null;
   private lastReceivedConfig: Buffer | null = null;
   private pending: PendingVideo[] = [];
   private seenIdr = false;
@@ -322,9 +323,14 @@ export class StreamFixer {
 
     // A new or changed decoder configuration goes out right before the IDR it applies to.
     if (idr) {
-      const config = buildAvcConfig({ sps: this.sps, pps: this.pps });
-      const same = this.lastSentConfig !== null && configsEqual(this.lastSentConfig, config);
-      if (!same) {
+      // Cheap check first: the same parameter sets as last sent (every IDR of an all-intra
+      // stream with in-band SPS/PPS comes through here).
+      const unchanged =
+        this.lastSentSets !== null && sameBuffers(this.lastSentSets.sps, this.sps) && sameBuffers(this.lastSentSets.pps, this.pps);
+      const config = unchanged ? null : buildAvcConfig({ sps: this.sps, pps: this.pps });
+      const same = config === null || (this.lastSentConfig !== null && configsEqual(this.lastSentConfig, config));
+      this.lastSentSets = { sps: this.sps, pps: this.pps };
+      if (!same && config !== null) {
         const received = this.lastReceivedConfig;
         const body = received !== null && configsEqual(received, config) ? received : config;
         if (body === config) this.repair({ kind: RepairKind.AVC_SEQUENCE_HEADER, track: 'video', atMs: f.rawTs, amount: config.length });
@@ -516,6 +522,10 @@ export class StreamFixer {
     this.audioTimeline.setFrameDuration((frameSamples * 1000) / sampleRate);
     this.interleaver.setFrameDuration('audio', (frameSamples * 1000) / sampleRate);
   }
+}
+
+function sameBuffers(a: Buffer[], b: Buffer[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.equals(b[i] as Buffer));
 }
 
 /** Two avcC records carry the same configuration (ignoring the optional High-profile extension). */
