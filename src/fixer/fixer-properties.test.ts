@@ -55,8 +55,12 @@ function corrupt(tags: FixerTag[], faults: Fault[], startOffsetMs: number, audio
   }
   const stamped = tags.map((t) => ({ ...t, timestampMs: (((t.timestampMs + (shift.get(t) ?? 0) + startOffsetMs) % 2 ** 32) + 2 ** 32) % 2 ** 32 }));
   // Audio leaves `audioLeadMs` early: re-sort the send order, headers and metadata first.
-  const key = (t: FixerTag, i: number): number => (isMedia(tags[i] as FixerTag) ? (tags[i] as FixerTag).timestampMs - (isAudioFrame(tags[i] as FixerTag) ? audioLeadMs : 0) : -1e9);
-  return stamped.map((t, i) => ({ t, k: key(t, i), i })).sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.t);
+  // The send order follows the clean timeline (faults change stamps, not when tags leave).
+  const key = (i: number): number => {
+    const original = tags[i] as FixerTag;
+    return isMedia(original) ? original.timestampMs - (isAudioFrame(original) ? audioLeadMs : 0) : -1e9;
+  };
+  return stamped.map((t, i) => ({ t, k: key(i), i })).sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.t);
 }
 
 describe('fixer properties', () => {

@@ -21,16 +21,9 @@ import type { Logger } from 'pino';
 import { Amf0EcmaArray, Amf0TypedObject, decodeAmf0, encodeAmf0, type Amf0Object, type Amf0Value } from './amf0.js';
 import { ChunkParser, type ChunkParserLimits } from './chunk-parser.js';
 import { ChunkWriter, type OutgoingMessage } from './chunk-writer.js';
-import {
-  CONTROL_CSID,
-  acknowledgementMessage,
-  parseUint32Body,
-  parseUserControl,
-  setChunkSizeMessage,
-  userControlMessage,
-  windowAckSizeMessage,
-} from './control-messages.js';
+import { CONTROL_CSID, setChunkSizeMessage, windowAckSizeMessage, type UserControl } from './control-messages.js';
 import { RtmpError, RtmpErrorCode } from './errors.js';
+import { ProtocolControl } from './protocol-control.js';
 import { ClientHandshake } from './handshake.js';
 import { splitAggregate } from './aggregate.js';
 import {
@@ -252,8 +245,10 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   private connectCommand: Buffer | null = null;
   private onFrame: ((frame: PlayedFrame) => void) | null = null;
   private unpublishSignalled = false;
-  private serverWindowAckBytes = DEFAULT_WINDOW_ACK_BYTES;
-  private bytesAtLastAck = 0;
+  private readonly control = new ProtocolControl(
+    (csid, message) => this.send(csid, message),
+    (uc) => this.onUserControl(uc),
+  );
   private connectTimer: NodeJS.Timeout | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
   private closing = false;
@@ -548,7 +543,7 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
       } else {
         this.parser.push(data);
       }
-      this.maybeAcknowledge();
+      if (!this.ended) this.control.acknowledge(this.parser.bytesReceived);
     } catch (err) {
       this.fail(err);
     }
@@ -605,38 +600,15 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     this.emit('close', err);
   }
 
-  /** §5.4.3: acknowledge each time a window's worth of bytes has arrived (as server-session does). */
-  private maybeAcknowledge(): void {
-    if (this.ended) return;
-    const received = this.parser.bytesReceived;
-    if (received - this.bytesAtLastAck >= this.serverWindowAckBytes) {
-      this.bytesAtLastAck = received;
-      this.send(CONTROL_CSID, acknowledgementMessage(received));
-    }
-  }
-
   // -------------------------------------------------------------------------
   // Incoming messages
 
   private onMessage(message: RtmpMessage): void {
     if (this.ended) return;
+    if (this.control.handle(message)) return;
     switch (message.typeId) {
-      case MessageType.SET_CHUNK_SIZE:
-      case MessageType.ABORT:
-      case MessageType.ACKNOWLEDGEMENT:
       case MessageType.SHARED_OBJECT_AMF0:
-        return; // applied by the parser, or nothing for us to do
-      case MessageType.WINDOW_ACK_SIZE: {
-        const window = parseUint32Body(message.payload, 'Window Acknowledgement Size');
-        if (window === 0) throw new RtmpError(RtmpErrorCode.CONTROL_MESSAGE, 'Window Acknowledgement Size 0');
-        this.serverWindowAckBytes = window;
-        return;
-      }
-      case MessageType.SET_PEER_BANDWIDTH:
-        parseUint32Body(message.payload, 'Set Peer Bandwidth');
-        return; // we announced our window after connect already
-      case MessageType.USER_CONTROL:
-        return this.onUserControl(message.payload);
+        return; // nothing for us to do
       case MessageType.COMMAND_AMF0:
         return this.onCommand(message);
       case MessageType.AUDIO:
@@ -654,11 +626,8 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     }
   }
 
-  private onUserControl(payload: Buffer): void {
-    const uc = parseUserControl(payload);
-    if (uc.event === UserControlEvent.PING_REQUEST) {
-      this.send(CONTROL_CSID, userControlMessage(UserControlEvent.PING_RESPONSE, uc.value));
-    } else if (uc.event === UserControlEvent.STREAM_EOF && this.role === 'playing' && uc.value === this.streamId) {
+  private onUserControl(uc: UserControl): void {
+    if (uc.event === UserControlEvent.STREAM_EOF && this.role === 'playing' && uc.value === this.streamId) {
       this.signalUnpublish();
     }
   }

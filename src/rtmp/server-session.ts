@@ -20,17 +20,14 @@ import { ChunkWriter, type OutgoingMessage } from './chunk-writer.js';
 import {
   CONTROL_CSID,
   PeerBandwidthLimit,
-  acknowledgementMessage,
-  parseUint32Body,
-  parseUserControl,
   setChunkSizeMessage,
   setPeerBandwidthMessage,
   streamBeginMessage,
   streamEofMessage,
-  userControlMessage,
   windowAckSizeMessage,
 } from './control-messages.js';
 import { RtmpError, RtmpErrorCode, isRtmpError } from './errors.js';
+import { ProtocolControl } from './protocol-control.js';
 import { ServerHandshake } from './handshake.js';
 import type { LiveStream, LiveStreamRegistry, MediaFrame, StreamPublisher, StreamSubscriber } from './live-streams.js';
 import { splitAggregate } from './aggregate.js';
@@ -39,7 +36,6 @@ import {
   DEFAULT_OUT_CHUNK_SIZE,
   DEFAULT_WINDOW_ACK_BYTES,
   MessageType,
-  UserControlEvent,
   type RtmpMessage,
 } from './message-types.js';
 import { normaliseApp, resolveStreamPath } from './stream-path.js';
@@ -129,8 +125,7 @@ export class ServerSession implements StreamPublisher {
   private lastActivityMs = Date.now();
   private handshakeTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
-  private peerWindowAckBytes = DEFAULT_WINDOW_ACK_BYTES;
-  private bytesAtLastAck = 0;
+  private readonly control = new ProtocolControl((csid, message) => this.send(csid, message));
 
   constructor(socket: Socket, ctx: SessionContext, onClose: (info: SessionCloseInfo) => void) {
     this.id = `s${nextSessionNumber++}`;
@@ -216,7 +211,7 @@ export class ServerSession implements StreamPublisher {
       } else {
         this.parser.push(data);
       }
-      this.maybeAcknowledge();
+      this.control.acknowledge(this.parser.bytesReceived);
     } catch (err) {
       this.fail(err);
     }
@@ -241,15 +236,6 @@ export class ServerSession implements StreamPublisher {
     }
   }
 
-  /** §5.4.3: acknowledge each time a window's worth of bytes has arrived. */
-  private maybeAcknowledge(): void {
-    const received = this.parser.bytesReceived;
-    if (received - this.bytesAtLastAck >= this.peerWindowAckBytes) {
-      this.bytesAtLastAck = received;
-      this.send(CONTROL_CSID, acknowledgementMessage(received));
-    }
-  }
-
   private writeRaw(bytes: Buffer): void {
     if (this.closed && this.socket.destroyed) return;
     this.stats.bytesOut += bytes.length;
@@ -271,23 +257,10 @@ export class ServerSession implements StreamPublisher {
 
   private onMessage(message: RtmpMessage): void {
     this.stats.messagesIn++;
+    if (this.control.handle(message)) return;
     switch (message.typeId) {
-      case MessageType.SET_CHUNK_SIZE:
-      case MessageType.ABORT:
-      case MessageType.ACKNOWLEDGEMENT:
       case MessageType.SHARED_OBJECT_AMF0:
-        return; // applied by the parser, or nothing for us to do
-      case MessageType.WINDOW_ACK_SIZE: {
-        const window = parseUint32Body(message.payload, 'Window Acknowledgement Size');
-        if (window === 0) throw new RtmpError(RtmpErrorCode.CONTROL_MESSAGE, 'Window Acknowledgement Size 0');
-        this.peerWindowAckBytes = window;
-        return;
-      }
-      case MessageType.SET_PEER_BANDWIDTH:
-        parseUint32Body(message.payload, 'Set Peer Bandwidth');
-        return;
-      case MessageType.USER_CONTROL:
-        return this.onUserControl(message.payload);
+        return; // nothing for us to do
       case MessageType.COMMAND_AMF0:
         return this.onCommand(message);
       case MessageType.DATA_AMF0:
@@ -306,13 +279,6 @@ export class ServerSession implements StreamPublisher {
         );
       default:
         throw new RtmpError(RtmpErrorCode.MESSAGE_TYPE, `unexpected message type ${message.typeId}`);
-    }
-  }
-
-  private onUserControl(payload: Buffer): void {
-    const uc = parseUserControl(payload);
-    if (uc.event === UserControlEvent.PING_REQUEST) {
-      this.send(CONTROL_CSID, userControlMessage(UserControlEvent.PING_RESPONSE, uc.value));
     }
   }
 
