@@ -36,6 +36,8 @@ rinse fix <in.flv> <out.flv> options:
   --reorder-window-ms N           hold a track running ahead at most N ms (default 500)
   --target-keyframe-interval-ms N keep keyframe flags at least N ms apart (default 2000)
   --max-keyframe-interval-ms N    a longer GOP needs a transcode (default 10000)
+  --no-idr-demotion               clear the flag of IDRs sooner than the target, but keep them
+                                  IDRs (default: rewrite them as non-IDR I pictures)
   exit code: 0 fixed, 3 written but needs a transcode, 2 error
 `;
 
@@ -138,6 +140,7 @@ async function fix(argv: string[]): Promise<number> {
       'reorder-window-ms': { type: 'string' },
       'target-keyframe-interval-ms': { type: 'string' },
       'max-keyframe-interval-ms': { type: 'string' },
+      'no-idr-demotion': { type: 'boolean' },
     },
     strict: true,
     allowPositionals: true,
@@ -152,6 +155,7 @@ async function fix(argv: string[]): Promise<number> {
       reorderWindowMs: positiveInt('reorder-window-ms', values['reorder-window-ms'], DEFAULT_FIXER_OPTIONS.reorderWindowMs, 60_000),
       targetKeyframeIntervalMs: positiveInt('target-keyframe-interval-ms', values['target-keyframe-interval-ms'], DEFAULT_FIXER_OPTIONS.targetKeyframeIntervalMs, 600_000),
       maxKeyframeIntervalMs: positiveInt('max-keyframe-interval-ms', values['max-keyframe-interval-ms'], DEFAULT_FIXER_OPTIONS.maxKeyframeIntervalMs, 600_000),
+      demoteIdrs: values['no-idr-demotion'] !== true,
     },
     progressEveryMs: tty ? 500 : 5000,
     onProgress: (p) => {

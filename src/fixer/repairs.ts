@@ -34,6 +34,15 @@ export const RepairKind = {
   KEYFRAME_FLAG: 'keyframe-flag',
   /** The keyframe flag cleared on an IDR closer than the target interval (all-intra streams). */
   KEYFRAME_THINNED: 'keyframe-thinned',
+  /**
+   * An IDR closer than the target interval rewritten as a non-IDR I picture (slice header
+   * only: the coded picture decodes the same). amount: ms since the last kept keyframe.
+   */
+  IDR_DEMOTED: 'idr-demoted',
+  /** frame_num / POC continued in a picture after a demoted IDR (slice header only). */
+  SLICE_RENUMBERED: 'slice-renumbered',
+  /** SPS max_num_ref_frames raised so demoted I pictures are not taken for keyframes. amount: the new value. */
+  SPS_REF_FRAMES: 'sps-ref-frames',
   /** A frame dropped because it came before the first decodable IDR. */
   DROPPED_BEFORE_IDR: 'dropped-before-idr',
   /** ADTS headers stripped from AAC frames. */

@@ -8,7 +8,8 @@
  * out of frames into sequence headers sent before the IDR they apply to, keyframe flags from
  * NAL types, frames before the first IDR dropped, ADTS stripped with an AudioSpecificConfig
  * synthesized. Timeline: per track (track-timeline.ts). Cadence: video snapped to the frame
- * grid, audio from sample counts. GOP: IDRs closer than the target interval lose their
+ * grid, audio from sample counts. GOP: IDRs closer than the target interval are demoted to
+ * non-IDR I pictures (idr-demotion.ts; only their slice headers change) and lose their
  * keyframe flag; a GOP over the maximum is a "needs transcode" decision. B-frames sent with
  * composition time 0 get it back from the slice POC.
  *
@@ -20,8 +21,10 @@ import { adtsToAudioSpecificConfig, isAdts, stripAdts } from '../flv/adts.js';
 import { buildAvcConfig, parseAvcConfig } from '../flv/avc-config.js';
 import { buildAacAudioTagBody, buildAvcVideoTagBody, parseAudioTagBody, parseVideoTagBody } from '../flv/flv-tag.js';
 import { ParameterSets } from '../flv/h264-slice.js';
+import { raiseMaxNumRefFrames } from '../flv/h264-sps-rewrite.js';
 import type { Sps } from '../flv/h264-sps.js';
 import { joinAvcc, nalType, NalType, splitNalUnits } from '../flv/nal-units.js';
+import { IdrDemoter } from './idr-demotion.js';
 import { Interleaver } from './interleaver.js';
 import { PocCounter } from './poc.js';
 import {
@@ -54,6 +57,11 @@ export interface FixerOptions {
   reorderWindowMs: number;
   /** Video frames held while no SPS/PPS is known yet (a late sequence header). */
   maxPendingFrames: number;
+  /**
+   * Rewrite IDRs that lose their keyframe flag as non-IDR I pictures (slice headers only),
+   * so readers that judge keyframes by NAL type see the same GOP. Off: only the flag is cleared.
+   */
+  demoteIdrs: boolean;
 }
 
 export const DEFAULT_FIXER_OPTIONS: FixerOptions = {
@@ -61,7 +69,10 @@ export const DEFAULT_FIXER_OPTIONS: FixerOptions = {
   maxKeyframeIntervalMs: 10_000,
   reorderWindowMs: 500,
   maxPendingFrames: 300,
+  demoteIdrs: true,
 };
+/** max_num_ref_frames given to streams whose IDRs are demoted (see h264-sps-rewrite.ts). */
+const DEMOTION_REF_FRAMES = 2;
 
 /** A first timestamp further than this from the stream's first is not aligned to it, in ms. */
 const START_ALIGN_MS = 1000;
@@ -109,7 +120,8 @@ export class StreamFixer {
   private readonly paramSets = new ParameterSets();
   private currentSps: Sps | null = null;
   private lastSentConfig: Buffer | null = null;
-  private lastSentSets: { sps: Buffer[]; pps: Buffer[] } | null = null;
+  /** sps as sent (maybe rewritten) and as received. */
+  private lastSentSets: { sps: Buffer[]; rawSps: Buffer[]; pps: Buffer[] } | null = null;
   private lastReceivedConfig: Buffer | null = null;
   private pending: PendingVideo[] = [];
   private seenIdr = false;
@@ -119,6 +131,13 @@ export class StreamFixer {
   private lastIdrOutMs: number | null = null;
   private pocMode = false;
   private readonly poc = new PocCounter();
+  private readonly demoter = new IdrDemoter(this.paramSets);
+  /** Raise max_num_ref_frames in the next sequence header sent (an IDR was demoted, or the SPS declares 0). */
+  private raiseRefFrames = false;
+  private raised: { from: Buffer[]; to: Buffer[] } | null = null;
+  /** The first IDR, held for one frame to see whether the stream is all-intra (demotion on). */
+  private heldFirstIdr: PendingVideo | null = null;
+  private firstIdrChecked = false;
   private idrDtsMs = 0;
   private lastVideoDts = -Infinity;
   // Audio
@@ -153,6 +172,9 @@ export class StreamFixer {
 
   /** End of stream: release everything held. */
   flush(): void {
+    const held = this.heldFirstIdr;
+    this.heldFirstIdr = null;
+    if (held !== null) this.videoFrame(held);
     this.interleaver.flush();
   }
 
@@ -293,7 +315,31 @@ export class StreamFixer {
     if (this.sps.length === 0 || this.pps.length === 0) return;
     const frames = this.pending;
     this.pending = [];
-    for (const f of frames) this.videoFrame(f);
+    for (const f of frames) this.videoFrameAfterFirst(f);
+  }
+
+  /**
+   * With demotion on, the first IDR waits for the next frame (one frame interval, once per
+   * stream): when that is an IDR too, the stream is all-intra and the first sequence header
+   * already carries the raised max_num_ref_frames (see configSps).
+   */
+  private videoFrameAfterFirst(f: PendingVideo): void {
+    if (!this.options.demoteIdrs || this.firstIdrChecked) {
+      this.videoFrame(f);
+      return;
+    }
+    const idr = f.nals.some((n) => nalType(n) === NalType.IDR);
+    const held = this.heldFirstIdr;
+    if (held === null) {
+      if (idr) this.heldFirstIdr = f;
+      else this.videoFrame(f); // before the first IDR: dropped there
+      return;
+    }
+    this.heldFirstIdr = null;
+    this.firstIdrChecked = true;
+    if (idr && Math.abs(signedDelta32(f.rawTs, held.rawTs)) < this.options.targetKeyframeIntervalMs) this.raiseRefFrames = true;
+    this.videoFrame(held);
+    this.videoFrame(f);
   }
 
   private videoFrame(f: PendingVideo): void {
@@ -321,26 +367,37 @@ export class StreamFixer {
     const dts = Math.max(Math.round(snapped), this.lastVideoDts + 1);
     this.lastVideoDts = dts;
 
-    // A new or changed decoder configuration goes out right before the IDR it applies to.
+    // GOP policy, part 1: an IDR sooner than the target interval after the last keyframe is thinned.
+    const tooSoon = idr && this.lastKeyOutMs !== null && dts - this.lastKeyOutMs < this.options.targetKeyframeIntervalMs;
+
+    // A new or changed decoder configuration goes out right before the IDR it applies to;
+    // that IDR stays a keyframe whatever its distance (a new SPS takes effect only at an IDR).
+    let configSent = false;
+    let inbandSets: Buffer[] = [];
     if (idr) {
+      const sps = this.configSps(!tooSoon);
       // Cheap check first: the same parameter sets as last sent (every IDR of an all-intra
       // stream with in-band SPS/PPS comes through here).
       const unchanged =
-        this.lastSentSets !== null && sameBuffers(this.lastSentSets.sps, this.sps) && sameBuffers(this.lastSentSets.pps, this.pps);
-      const config = unchanged ? null : buildAvcConfig({ sps: this.sps, pps: this.pps });
+        this.lastSentSets !== null && sameBuffers(this.lastSentSets.sps, sps) && sameBuffers(this.lastSentSets.pps, this.pps);
+      const config = unchanged ? null : buildAvcConfig({ sps, pps: this.pps });
       const same = config === null || (this.lastSentConfig !== null && configsEqual(this.lastSentConfig, config));
-      this.lastSentSets = { sps: this.sps, pps: this.pps };
+      this.lastSentSets = { sps, rawSps: this.sps, pps: this.pps };
       if (!same && config !== null) {
         const received = this.lastReceivedConfig;
         const body = received !== null && configsEqual(received, config) ? received : config;
         if (body === config) this.repair({ kind: RepairKind.AVC_SEQUENCE_HEADER, track: 'video', atMs: f.rawTs, amount: config.length });
         this.interleaver.push('video', dts, { tagType: TAG_VIDEO, timestampMs: dts, data: buildAvcVideoTagBody({ frameType: 1, packetType: 0, compositionTimeMs: 0, data: body }) }, true);
+        // A raise after the start also goes in band: FFmpeg's parser reads only the first
+        // sequence header, so it would keep judging I pictures by the old SPS.
+        if (this.lastSentConfig !== null && this.raised !== null && sps === this.raised.to) inbandSets = [...sps, ...this.pps];
         this.lastSentConfig = config;
         this.pocMode = this.pocMode || this.needsPoc(f);
+        configSent = true;
       }
     }
 
-    // GOP policy: keyframe flag from NAL types, thinned to the target interval.
+    // GOP policy, part 2: keyframe flag from NAL types; thinned IDRs demoted.
     let key = idr;
     if (idr) {
       if (this.lastIdrOutMs !== null && dts - this.lastIdrOutMs > this.options.maxKeyframeIntervalMs) {
@@ -348,9 +405,9 @@ export class StreamFixer {
       }
       this.lastIdrOutMs = dts;
       this.idrDtsMs = dts;
-      if (this.lastKeyOutMs !== null && dts - this.lastKeyOutMs < this.options.targetKeyframeIntervalMs) {
+      if (tooSoon && !configSent) {
         key = false;
-        this.repair({ kind: RepairKind.KEYFRAME_THINNED, track: 'video', atMs: f.rawTs, amount: dts - this.lastKeyOutMs });
+        this.repair({ kind: RepairKind.KEYFRAME_THINNED, track: 'video', atMs: f.rawTs, amount: dts - (this.lastKeyOutMs as number) });
       } else {
         this.lastKeyOutMs = dts;
       }
@@ -376,13 +433,50 @@ export class StreamFixer {
       }
     }
 
+    // Demotion last: CTS above was read from the slices as sent.
+    let nals = inbandSets.length ? [...inbandSets, ...f.nals] : f.nals;
+    if (this.options.demoteIdrs) {
+      const result = this.demoter.frame(nals, idr, idr && !key);
+      nals = result.nals;
+      if (result.demoted) {
+        this.repair({ kind: RepairKind.IDR_DEMOTED, track: 'video', atMs: f.rawTs, amount: dts - (this.lastKeyOutMs as number) });
+        this.raiseRefFrames = true;
+      } else if (result.renumbered) {
+        this.repair({ kind: RepairKind.SLICE_RENUMBERED, track: 'video', atMs: f.rawTs, amount: 1 });
+      }
+    }
+
     const frameType = key ? 1 : 2;
-    const passthrough = f.passthrough !== null && (f.passthrough[0] as number) >> 4 === frameType && cts === f.cts;
+    const passthrough = nals === f.nals && f.passthrough !== null && (f.passthrough[0] as number) >> 4 === frameType && cts === f.cts;
     const data = passthrough
       ? (f.passthrough as Buffer)
-      : buildAvcVideoTagBody({ frameType, packetType: 1, compositionTimeMs: cts, data: joinAvcc(f.nals) });
+      : buildAvcVideoTagBody({ frameType, packetType: 1, compositionTimeMs: cts, data: joinAvcc(nals) });
     this.stats.videoFramesOut++;
     this.interleaver.push('video', dts, { tagType: TAG_VIDEO, timestampMs: dts, data });
+  }
+
+  /**
+   * The SPS to put in a sequence header. With IDR demotion on, max_num_ref_frames is raised
+   * once an IDR has been demoted or when the SPS declares no reference frames at all (an
+   * all-intra encoder), and only at a kept IDR (`mayChange`): an SPS changes only at an IDR.
+   */
+  private configSps(mayChange: boolean): Buffer[] {
+    if (!this.options.demoteIdrs) return this.sps;
+    if (this.raised !== null && sameBuffers(this.raised.from, this.sps)) return this.raised.to;
+    const declaresNoRefs = this.currentSps !== null && this.currentSps.maxNumRefFrames === 0;
+    if (!(this.raiseRefFrames || declaresNoRefs)) return this.sps;
+    // Not at this IDR: keep what was sent for these parameter sets (a new SPS forces a keyframe anyway).
+    if (!mayChange && this.lastSentSets !== null && sameBuffers(this.lastSentSets.rawSps, this.sps)) return this.lastSentSets.sps;
+    const to = this.sps.map((nal) => {
+      try {
+        return raiseMaxNumRefFrames(nal, DEMOTION_REF_FRAMES);
+      } catch {
+        return nal; // the level allows no more frames: the flag and NAL type still tell
+      }
+    });
+    if (!sameBuffers(to, this.sps)) this.repair({ kind: RepairKind.SPS_REF_FRAMES, track: 'video', atMs: 0, amount: DEMOTION_REF_FRAMES });
+    this.raised = { from: this.sps, to };
+    return to;
   }
 
   private firstSlice(f: PendingVideo): Buffer | undefined {

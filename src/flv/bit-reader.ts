@@ -10,26 +10,27 @@ const EMULATION_PREVENTION_BYTE = 0x03;
 /** §9.1: more leading zeros than this cannot encode a 32-bit value. */
 const MAX_LEADING_ZEROS = 31;
 
-/** The RBSP of a NAL unit: emulation prevention bytes removed. Returns the input itself when it has none. */
+const ESCAPE = Buffer.from([0, 0, EMULATION_PREVENTION_BYTE]);
+
+/**
+ * The RBSP of a NAL unit: emulation prevention bytes removed. Returns the input itself when
+ * it has none. The search runs in native code (Buffer.indexOf), so a large slice costs about
+ * a copy.
+ */
 export function nalToRbsp(nal: Buffer): Buffer {
-  let zeros = 0;
-  let out: Buffer | null = null;
+  let at = nal.indexOf(ESCAPE);
+  if (at < 0) return nal;
+  const out = Buffer.allocUnsafe(nal.length);
   let o = 0;
-  for (let i = 0; i < nal.length; i++) {
-    const b = nal[i] as number;
-    if (zeros >= 2 && b === EMULATION_PREVENTION_BYTE) {
-      if (out === null) {
-        out = Buffer.allocUnsafe(nal.length);
-        nal.copy(out, 0, 0, i);
-        o = i;
-      }
-      zeros = 0;
-      continue;
-    }
-    if (out !== null) out[o++] = b;
-    zeros = b === 0 ? zeros + 1 : 0;
+  let from = 0;
+  while (at >= 0) {
+    // Keep the two zeros, drop the 03; the zero count starts again after it.
+    o += nal.copy(out, o, from, at + 2);
+    from = at + 3;
+    at = nal.indexOf(ESCAPE, from);
   }
-  return out === null ? nal : out.subarray(0, o);
+  o += nal.copy(out, o, from);
+  return out.subarray(0, o);
 }
 
 export class BitReader {
@@ -38,6 +39,15 @@ export class BitReader {
 
   constructor(buf: Buffer) {
     this.buf = buf;
+  }
+
+  /** Bits read so far. */
+  get bitPosition(): number {
+    return this.bit;
+  }
+
+  get byteAligned(): boolean {
+    return (this.bit & 7) === 0;
   }
 
   get bitsLeft(): number {

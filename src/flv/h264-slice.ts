@@ -86,6 +86,10 @@ export class ParameterSets {
     return pps;
   }
 
+  ppsById(ppsId: number): Pps | undefined {
+    return this.pps.get(ppsId);
+  }
+
   spsForPps(ppsId: number): Sps | undefined {
     const pps = this.pps.get(ppsId);
     return pps === undefined ? undefined : this.sps.get(pps.spsId);

@@ -53,6 +53,8 @@ export interface Sps {
   width: number;
   height: number;
   vui: SpsVui | null;
+  /** Where two rewritable fields sit in the RBSP (after the NAL header), as [start, end) bit offsets. */
+  fieldBits: { maxNumRefFrames: [number, number]; maxDecFrameBuffering: [number, number] | null };
 }
 
 function spsError(message: string): MediaFormatError {
@@ -80,7 +82,7 @@ function skipHrd(r: BitReader): void {
   r.skip(20); // four 5-bit lengths
 }
 
-function parseVui(r: BitReader): SpsVui {
+function parseVui(r: BitReader, bits: { maxDecFrameBuffering: [number, number] | null }): SpsVui {
   let aspectRatio: [number, number] | null = null;
   if (r.flag()) {
     const idc = r.u(8);
@@ -121,7 +123,9 @@ function parseVui(r: BitReader): SpsVui {
     r.ue();
     r.ue();
     maxNumReorderFrames = r.ue();
+    const start = r.bitPosition;
     maxDecFrameBuffering = r.ue();
+    bits.maxDecFrameBuffering = [start, r.bitPosition];
   }
   const fps = timingInfoPresent && numUnitsInTick > 0 ? timeScale / (2 * numUnitsInTick) : null;
   return { aspectRatio, timingInfoPresent, numUnitsInTick, timeScale, fixedFrameRate, fps, bitstreamRestriction, maxNumReorderFrames, maxDecFrameBuffering };
@@ -177,7 +181,9 @@ export function parseSps(nal: Buffer): Sps {
   } else if (picOrderCntType !== 2) {
     throw spsError(`pic_order_cnt_type ${picOrderCntType}`);
   }
+  const refStart = r.bitPosition;
   const maxNumRefFrames = r.ue();
+  const fieldBits: Sps['fieldBits'] = { maxNumRefFrames: [refStart, r.bitPosition], maxDecFrameBuffering: null };
   r.skip(1); // gaps_in_frame_num_value_allowed_flag
   const widthMbs = r.ue() + 1;
   const heightMapUnits = r.ue() + 1;
@@ -202,11 +208,11 @@ export function parseSps(nal: Buffer): Sps {
   const width = codedWidth - crop.left - crop.right;
   const height = codedHeight - crop.top - crop.bottom;
   if (width <= 0 || height <= 0) throw spsError(`cropping leaves ${width}x${height}`);
-  const vui = r.flag() ? parseVui(r) : null;
+  const vui = r.flag() ? parseVui(r, fieldBits) : null;
   return {
     profileIdc, constraintFlags, levelIdc, spsId, chromaFormatIdc, separateColourPlane, bitDepthLuma, bitDepthChroma,
     log2MaxFrameNum, picOrderCntType, log2MaxPicOrderCntLsb, deltaPicOrderAlwaysZero, maxNumRefFrames, frameMbsOnly,
-    mbAdaptiveFrameField, direct8x8Inference, codedWidth, codedHeight, crop, width, height, vui,
+    mbAdaptiveFrameField, direct8x8Inference, codedWidth, codedHeight, crop, width, height, vui, fieldBits,
   };
 }
 

@@ -61,6 +61,12 @@ export interface TestEncode {
   gop: number;
   /** x264 preset; presets above ultrafast use B-frames. */
   preset: string;
+  /** H.264 profile (baseline: CAVLC, no B-frames); the encoder's default when absent. */
+  profile?: string;
+  /** Extra -x264-params, e.g. "slices=4". */
+  x264Params?: string;
+  /** Seconds of audio too (default true). */
+  audio?: boolean;
 }
 
 export const SOURCE_720P30: TestEncode = {
@@ -75,7 +81,8 @@ export const SOURCE_720P30: TestEncode = {
 /** An H.264 + AAC FLV test encode; made once and cached. */
 export async function testEncode(spec: TestEncode = SOURCE_720P30): Promise<string> {
   mkdirSync(CACHE_DIR, { recursive: true });
-  const name = `testsrc-${spec.size}-${spec.fps}fps-${spec.seconds}s-${spec.videoBitrate}-g${spec.gop}-${spec.preset}.flv`;
+  const extra = `${spec.profile ? `-${spec.profile}` : ''}${spec.x264Params ? `-${spec.x264Params.replace(/[^a-z0-9]+/gi, '_')}` : ''}${spec.audio === false ? '-noaudio' : ''}`;
+  const name = `testsrc-${spec.size}-${spec.fps}fps-${spec.seconds}s-${spec.videoBitrate}-g${spec.gop}-${spec.preset}${extra}.flv`;
   const target = join(CACHE_DIR, name);
   if (existsSync(target)) return target;
   const temp = `${target}.${process.pid}.tmp`;
@@ -84,11 +91,13 @@ export async function testEncode(spec: TestEncode = SOURCE_720P30): Promise<stri
     [
       '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
       '-f', 'lavfi', '-i', `testsrc2=size=${spec.size}:rate=${spec.fps}`,
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+      ...(spec.audio === false ? [] : ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100']),
       '-t', String(spec.seconds),
       '-c:v', 'libx264', '-preset', spec.preset, '-b:v', spec.videoBitrate, '-g', String(spec.gop),
+      ...(spec.profile ? ['-profile:v', spec.profile] : []),
+      ...(spec.x264Params ? ['-x264-params', spec.x264Params] : []),
       '-pix_fmt', 'yuv420p',
-      '-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '2',
+      ...(spec.audio === false ? [] : ['-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '2']),
       '-f', 'flv', temp,
     ],
     120_000,
@@ -158,4 +167,17 @@ export async function decodeReport(input: string): Promise<DecodeReport> {
     }
   }
   return { errors, videoFrames, audioFrames };
+}
+
+/**
+ * MD5 of every decoded video picture, in output order, by FFmpeg (framemd5, no frame-rate
+ * conversion): two files with the same list hold the same pictures whatever their timestamps.
+ */
+export async function decodedPictureHashes(input: string): Promise<string[]> {
+  const result = await run(ffmpegPath, ['-hide_banner', '-nostdin', '-v', 'error', '-i', input, '-an', '-vsync', '0', '-f', 'framemd5', '-'], 120_000);
+  if (result.code !== 0) throw new Error(`ffmpeg framemd5 failed: ${result.stderr}`);
+  return result.stdout
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => (line.split(',').pop() as string).trim());
 }

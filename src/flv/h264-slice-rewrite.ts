@@ -1,0 +1,136 @@
+/**
+ * Slice header rewriting: ITU-T H.264 §7.3.3 (slice_header), §7.3.3.3 (dec_ref_pic_marking),
+ * §7.3.4 (cabac_alignment_one_bit before slice_data) and §7.4.1 (emulation prevention).
+ *
+ * Two changes, both without touching a macroblock:
+ * - renumber: a new frame_num and pic_order_cnt_lsb. Both are fixed-width u(v) fields, so the
+ *   header keeps its length and the rest of the NAL unit is copied as it was.
+ * - demote: an IDR slice (nal_unit_type 5) becomes a non-IDR I slice (type 1): idr_pic_id is
+ *   removed and dec_ref_pic_marking becomes "sliding window". An I slice predicts nothing
+ *   from other pictures, so it decodes to the same picture; only the decoder's reference
+ *   bookkeeping changes. For CABAC the slice data starts byte aligned after the header, so
+ *   it is copied byte for byte; for CAVLC it is copied bit for bit at its new offset.
+ *
+ * Unsupported cases throw MediaFormatError (H264_SLICE) and the caller leaves the slice alone:
+ * field coding, slice groups (FMO), SI slices, long-term reference IDRs, POC type 1 demotion.
+ */
+import { BitReader, nalToRbsp } from './bit-reader.js';
+import { BitWriter, rbspToNal } from './bit-writer.js';
+import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
+import type { Pps } from './h264-pps.js';
+import type { Sps } from './h264-sps.js';
+
+/** §7.4.1.2: nal_unit_type of a non-IDR slice and of an IDR slice. */
+const NAL_SLICE = 1;
+const NAL_IDR = 5;
+/** §7.4.3 Table 7-6: slice_type % 5 of an I slice. */
+const SLICE_TYPE_I = 2;
+
+export interface SliceRewrite {
+  /** frame_num to write (same width as the SPS gives). */
+  frameNum: number;
+  /** pic_order_cnt_lsb to write (POC type 0); null keeps it. */
+  picOrderCntLsb: number | null;
+  /** Rewrite an IDR slice as a non-IDR I slice. */
+  demoteIdr: boolean;
+}
+
+function unsupported(message: string): MediaFormatError {
+  return new MediaFormatError(MediaFormatErrorCode.H264_SLICE, message);
+}
+
+/** Position of the rbsp_stop_one_bit: the last set bit of the RBSP, in bits from the start. */
+function stopBitPosition(rbsp: Buffer): number {
+  for (let i = rbsp.length - 1; i >= 0; i--) {
+    const b = rbsp[i] as number;
+    if (b !== 0) {
+      let bit = 7;
+      while (((b >> (7 - bit)) & 1) === 0) bit--;
+      return i * 8 + bit;
+    }
+  }
+  throw unsupported('slice RBSP has no stop bit');
+}
+
+/** Rewrite one slice NAL unit (types 1 and 5) with the SPS and PPS it refers to. */
+export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewrite): Buffer {
+  const nalHeader = nal[0] as number;
+  const type = nalHeader & 0x1f;
+  if (nal.length < 2 || (type !== NAL_SLICE && type !== NAL_IDR)) throw unsupported('not a slice NAL unit');
+  if (change.demoteIdr && type !== NAL_IDR) throw unsupported('only an IDR slice can be demoted');
+  if (pps.numSliceGroups > 1) throw unsupported('slice groups (FMO)');
+  if (change.frameNum < 0 || change.frameNum >= 2 ** sps.log2MaxFrameNum) throw unsupported(`frame_num ${change.frameNum} out of range`);
+  const rbsp = nalToRbsp(nal.subarray(1));
+  const r = new BitReader(rbsp);
+  const w = new BitWriter(rbsp.length + 8);
+  const copyUe = (): number => {
+    const v = r.ue();
+    w.ue(v);
+    return v;
+  };
+  const copySe = (): void => w.se(r.se());
+
+  copyUe(); // first_mb_in_slice
+  const sliceType = copyUe();
+  copyUe(); // pic_parameter_set_id
+  if (sps.separateColourPlane) w.u(2, r.u(2));
+  r.u(sps.log2MaxFrameNum);
+  w.u(sps.log2MaxFrameNum, change.frameNum);
+  if (!sps.frameMbsOnly) {
+    const fieldPic = r.flag();
+    if (fieldPic) throw unsupported('field pictures');
+    w.flag(false);
+  }
+  if (type === NAL_IDR) {
+    const idrPicId = r.ue();
+    if (!change.demoteIdr) w.ue(idrPicId);
+  }
+  if (sps.picOrderCntType === 0) {
+    const bits = sps.log2MaxPicOrderCntLsb as number;
+    const lsb = r.u(bits);
+    w.u(bits, change.picOrderCntLsb ?? lsb);
+    if (pps.bottomFieldPicOrderInFramePresent) copySe(); // delta_pic_order_cnt_bottom
+  } else if (sps.picOrderCntType === 1 && !sps.deltaPicOrderAlwaysZero) {
+    if (change.demoteIdr) throw unsupported('demotion with pic_order_cnt_type 1');
+    copySe();
+    if (pps.bottomFieldPicOrderInFramePresent) copySe();
+  }
+
+  if (!change.demoteIdr) {
+    // Same field widths: everything after is copied as it was.
+    w.copyBits(rbsp, r.bitPosition, rbsp.length * 8);
+  } else {
+    if (sliceType % 5 !== SLICE_TYPE_I) throw unsupported(`IDR slice of type ${sliceType} (not I)`);
+    if (pps.redundantPicCntPresent === null || pps.deblockingFilterControlPresent === null) throw unsupported('PPS not fully known');
+    if (pps.redundantPicCntPresent) copyUe(); // redundant_pic_cnt
+    // An I slice has no direct_spatial_mv_pred, num_ref_idx_override, ref_pic_list_modification
+    // or pred_weight_table. dec_ref_pic_marking (nal_ref_idc is never 0 for an IDR):
+    r.flag(); // no_output_of_prior_pics_flag
+    if (r.flag()) throw unsupported('IDR marked as a long-term reference');
+    w.flag(false); // adaptive_ref_pic_marking_mode_flag: sliding window
+    if (!pps.entropyCodingMode) {
+      // CAVLC: slice_data follows at bit level; copy through the stop bit, then align.
+      w.copyBits(rbsp, r.bitPosition, stopBitPosition(rbsp) + 1);
+      w.alignWith(false);
+    } else {
+      copySe(); // slice_qp_delta
+      if (pps.deblockingFilterControlPresent) {
+        const idc = copyUe(); // disable_deblocking_filter_idc
+        if (idc !== 1) {
+          copySe(); // slice_alpha_c0_offset_div2
+          copySe(); // slice_beta_offset_div2
+        }
+      }
+      while (!r.byteAligned) {
+        if (r.u(1) !== 1) throw unsupported('cabac_alignment_one_bit is 0');
+      }
+      w.alignWith(true);
+      w.copyBits(rbsp, r.bitPosition, rbsp.length * 8);
+    }
+  }
+  const payload = rbspToNal(w.toBuffer());
+  const out = Buffer.allocUnsafe(1 + payload.length);
+  out[0] = change.demoteIdr ? (nalHeader & 0xe0) | NAL_SLICE : nalHeader;
+  payload.copy(out, 1);
+  return out;
+}
