@@ -1,22 +1,36 @@
 /**
  * `rinse <command>`: the single entry point. Returns the process exit code.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
+import { ConfigError, resolveServeConfig, serveFlagOptions } from './config.js';
 import { createLogger } from './log.js';
-import { DEFAULT_SERVER_LIMITS, RtmpServer, type ServerLimits } from './rtmp/server.js';
+import { DEFAULT_SERVER_LIMITS, RtmpServer } from './rtmp/server.js';
 
 const USAGE = `usage: rinse <command> [options]
 
 commands:
-  serve     run the RTMP ingest server
+  serve     run the relay: accept RTMP publishes, repair them, send them on
   inspect   tell why Cloudflare would accept or refuse a stream (FLV file or rtmp:// URL)
   fix       repair an FLV file without re-encoding (the same fixer the relay runs live)
+  replay    publish an FLV file exactly as stored, paced by its timestamps
 
-rinse serve options:
-  --rtmp-port N              RTMP port (default 1935)
-  --host ADDR                interface to bind (default 0.0.0.0)
-  --app NAME                 app of publish paths NAME/{userId}/{streamId} (default live)
+rinse serve options (each also as env var or --config key, flags first):
+  --rtmp-port N              RTMP port (default 1935)                  RINSE_RTMP_PORT
+  --host ADDR                interface to bind (default 0.0.0.0)       RINSE_HOST
+  --app NAME                 publish paths NAME/{userId}/{streamId} (default live)
   --log-level LEVEL          trace|debug|info|warn|error|silent (default info)
+  destination (one of; none: local mode, cleaned streams played at clean/{userId}/{streamId}
+  and recorded to --recordings-dir):
+  --target URL               rtmp(s) URL template with {userId} {streamId} {path}   RINSE_TARGET
+  --cloud-api-url URL        look up each stream's URL at URL/api/relay/cf-url/{userId}/{streamId}
+                             (bearer token from env RELAY_API_TOKEN)   CLOUD_API_URL
+  --lookup-timeout-ms N      per lookup attempt (default 3000)
+  --recordings-dir DIR       local mode recordings (default ./recordings)
+  --capture-dir DIR          also write every incoming stream, unmodified, as FLV
+  --grace-ms N               keep the upstream this long after the publisher left (default 10000)
+  --stall-ms N               disconnect a publisher silent this long (default 5000)
+  --upstream-queue-bytes N   upstream send queue before frames drop to the next keyframe (default 4194304)
+  --config FILE              JSON settings: {"rtmpPort": 1935, "target": "...", ...}
   --max-connections N        concurrent connections (default ${DEFAULT_SERVER_LIMITS.maxConnections})
   --max-message-bytes N      largest RTMP message (default ${DEFAULT_SERVER_LIMITS.maxMessageBytes})
   --max-chunk-streams N      chunk streams per session (default ${DEFAULT_SERVER_LIMITS.maxChunkStreams})
@@ -39,17 +53,13 @@ rinse fix <in.flv> <out.flv> options:
   --no-idr-demotion               clear the flag of IDRs sooner than the target, but keep them
                                   IDRs (default: rewrite them as non-IDR I pictures)
   exit code: 0 fixed, 3 written but needs a transcode, 2 error
-`;
 
-const LIMIT_FLAGS: Record<string, keyof ServerLimits> = {
-  'max-connections': 'maxConnections',
-  'max-message-bytes': 'maxMessageBytes',
-  'max-chunk-streams': 'maxChunkStreams',
-  'max-buffered-bytes': 'maxBufferedBytes',
-  'max-chunk-size': 'maxChunkSize',
-  'handshake-timeout-ms': 'handshakeTimeoutMs',
-  'idle-timeout-ms': 'idleTimeoutMs',
-};
+rinse replay <file.flv> <rtmp(s)://host/app/name> options:
+  --speed X                  pace at X times real time (default 1)
+  --loop                     start over at the end, until interrupted
+  --times N                  play the file N times (default 1)
+  exit code: 0 sent, 2 error (refused, connection lost)
+`;
 
 class UsageError extends Error {}
 
@@ -61,37 +71,72 @@ function positiveInt(flag: string, value: string | undefined, fallback: number, 
   return n;
 }
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-type Level = (typeof LEVELS)[number];
-
 async function serve(argv: string[]): Promise<number> {
-  const options: ParseArgsConfig['options'] = {
-    'rtmp-port': { type: 'string' },
-    host: { type: 'string' },
-    app: { type: 'string' },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean' },
-  };
-  for (const flag of Object.keys(LIMIT_FLAGS)) options[flag] = { type: 'string' };
-  const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  const { values } = parseArgs({ args: argv, options: serveFlagOptions(), strict: true, allowPositionals: false });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  const str = (k: string): string | undefined => values[k] as string | undefined;
-  const level = (str('log-level') ?? 'info') as Level;
-  if (!LEVELS.includes(level)) throw new UsageError(`--log-level: expected one of ${LEVELS.join('|')}, got "${level}"`);
-  const port = positiveInt('rtmp-port', str('rtmp-port'), 1935, 65535);
-  const app = str('app') ?? 'live';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(app)) throw new UsageError(`--app: expected a plain name like "live", got "${app}"`);
-  const limits: Partial<ServerLimits> = {};
-  for (const [flag, key] of Object.entries(LIMIT_FLAGS)) {
-    limits[key] = positiveInt(flag, str(flag), DEFAULT_SERVER_LIMITS[key]);
+  let config;
+  try {
+    config = resolveServeConfig(values, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
   }
+  const { CloudLookupDestination, LocalDestination, LOCAL_PLAY_APP, TemplateDestination } = await import('./relay/destination.js');
+  const { Relay } = await import('./relay/relay.js');
+  const { DEFAULT_RELAY_SESSION_OPTIONS } = await import('./relay/relay-session.js');
+  const { redactUrl } = await import('./rtmp/client.js');
 
-  const logger = createLogger({ level });
-  const server = new RtmpServer({ host: str('host') ?? '0.0.0.0', port, appName: app, limits, logger });
+  let resolver;
+  try {
+    resolver = config.cloudApiUrl !== null
+      ? new CloudLookupDestination({ baseUrl: config.cloudApiUrl, timeoutMs: config.lookupTimeoutMs, ...(config.relayApiToken ? { token: config.relayApiToken } : {}) })
+      : config.target !== null
+        ? new TemplateDestination(config.target)
+        : new LocalDestination();
+  } catch (err) {
+    throw new UsageError(`destination: ${(err as Error).message}`);
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const server = new RtmpServer({
+    host: config.host,
+    port: config.rtmpPort,
+    appName: config.app,
+    limits: config.limits,
+    logger,
+    ...(resolver.mode === 'local' ? { playOnlyApps: [LOCAL_PLAY_APP] } : {}),
+  });
+  const relay = new Relay({
+    registry: server.registry,
+    resolver,
+    logger,
+    options: {
+      ...DEFAULT_RELAY_SESSION_OPTIONS,
+      graceMs: config.graceMs,
+      stallMs: config.stallMs,
+      captureDir: config.captureDir,
+      recordingsDir: config.recordingsDir,
+      upstream: { maxQueuedBytes: config.upstreamQueueBytes },
+    },
+  });
+  server.setAuthorizePublish(relay.authorizePublish);
   await server.listen();
+  logger.info(
+    {
+      mode: resolver.mode,
+      target: config.target !== null ? redactUrl(config.target) : undefined,
+      cloudApi: config.cloudApiUrl !== null ? new URL(config.cloudApiUrl).origin : undefined,
+      token: config.relayApiToken !== null ? 'set' : undefined,
+      captureDir: config.captureDir ?? undefined,
+      recordingsDir: resolver.mode === 'local' ? config.recordingsDir : undefined,
+      graceMs: config.graceMs,
+      stallMs: config.stallMs,
+      settingSources: config.sources,
+    },
+    'relay ready',
+  );
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -102,11 +147,58 @@ async function serve(argv: string[]): Promise<number> {
       }
       stopping = true;
       logger.info({ signal }, 'stopping');
-      void server.close().then(() => resolve(0));
+      void (async () => {
+        await relay.close();
+        await server.close();
+        resolve(0);
+      })();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+async function replay(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { speed: { type: 'string' }, loop: { type: 'boolean' }, times: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' } },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 2) throw new UsageError('expected <file.flv> <rtmp-url>');
+  const [file, url] = positionals as [string, string];
+  const speed = values.speed === undefined ? 1 : Number(values.speed);
+  if (!Number.isFinite(speed) || speed <= 0 || speed > 1000) throw new UsageError(`--speed: expected a number in (0, 1000], got "${values.speed}"`);
+  const times = values.loop ? Infinity : positiveInt('times', values.times, 1, 1_000_000);
+  const { replayFile } = await import('./replay.js');
+  const { redactUrl, parseRtmpUrl } = await import('./rtmp/client.js');
+  try {
+    parseRtmpUrl(url);
+  } catch (err) {
+    throw new UsageError(`bad URL ${redactUrl(url)}: ${(err as Error).message}`);
+  }
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = process.stderr.isTTY === true;
+  const result = await replayFile(file, url, {
+    speed,
+    times,
+    signal: abort.signal,
+    onProgress: tty
+      ? (p) => process.stderr.write(`\rreplay: pass ${p.pass}, ${p.tags} tags, ${(p.mediaMs / 1000).toFixed(1)} s of media, ${(p.bytes / 1e6).toFixed(1)} MB`)
+      : undefined,
+  });
+  if (tty) process.stderr.write('\n');
+  process.stdout.write(
+    `rinse replay ${file} -> ${result.url}\n  ${result.tags} tags, ${(result.bytes / 1e6).toFixed(1)} MB, ${(result.mediaMs / 1000).toFixed(1)} s of media in ${(result.elapsedMs / 1000).toFixed(1)} s (${result.pass} pass${result.pass === 1 ? '' : 'es'}, pacing re-anchored ${result.reanchors} times)\n`,
+  );
+  return 0;
 }
 
 async function inspect(argv: string[]): Promise<number> {
@@ -179,6 +271,8 @@ export async function main(argv: string[]): Promise<number> {
         return await inspect(rest);
       case 'fix':
         return await fix(rest);
+      case 'replay':
+        return await replay(rest);
       case undefined:
       case 'help':
       case '--help':

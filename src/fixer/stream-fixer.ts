@@ -170,6 +170,27 @@ export class StreamFixer {
     else if (tag.tagType === TAG_SCRIPT) this.onScript(tag);
   }
 
+  /**
+   * A new publish on the same path (the publisher reconnected): the output goes on as one
+   * stream. Each track continues one frame interval after its last output, video resumes at
+   * the next IDR (kept as a keyframe, frames before it dropped), and the sequence headers go
+   * out again before it. The first onMetaData stays the only one.
+   */
+  newPublish(): void {
+    const held = this.heldFirstIdr;
+    this.heldFirstIdr = null;
+    if (held !== null) this.videoFrame(held);
+    this.pending = [];
+    this.pendingAudio = [];
+    this.seenIdr = false;
+    this.lastKeyOutMs = null;
+    this.lastSentConfig = null;
+    this.lastSentSets = null;
+    this.ascSent = null;
+    this.videoTimeline.resume();
+    this.audioTimeline.resume();
+  }
+
   /** End of stream: release everything held. */
   flush(): void {
     const held = this.heldFirstIdr;

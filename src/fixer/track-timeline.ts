@@ -40,6 +40,7 @@ export class TrackTimeline {
   private anchorOutMs = 0;
   private readonly steps: number[] = [];
   private frameMs: number;
+  private resumePending = false;
 
   /** `frameMsHint`: the expected frame duration until enough steps are measured. */
   constructor(track: 'audio' | 'video', frameMsHint: number) {
@@ -78,9 +79,25 @@ export class TrackTimeline {
     this.anchorOutMs = outMs;
   }
 
+  /**
+   * The input starts over (a new publish on the same path): the next timestamp, whatever it
+   * is, lands one frame interval after the last output.
+   */
+  resume(): void {
+    this.resumePending = this.lastRaw !== null;
+  }
+
   /** Map the next input timestamp to the output timeline; repairs go to `onRepair`. */
   next(raw: number, onRepair: (r: RepairRecord) => void): number {
     if (this.lastRaw === null) throw new Error('TrackTimeline.next before start');
+    if (this.resumePending) {
+      this.resumePending = false;
+      this.lastOutMs += this.frameMs;
+      this.anchorRaw = raw;
+      this.anchorOutMs = this.lastOutMs;
+      this.lastRaw = raw;
+      return this.lastOutMs;
+    }
     // A regular step from the last good point (so after a stray backward or repeated stamp
     // the stream falls back onto its own clock, not shifted by the repair).
     const fromAnchor = signedDelta32(raw, this.anchorRaw);

@@ -52,6 +52,8 @@ export const RtmpErrorCode = {
   SLOW_PEER: 'ERR_RTMP_SLOW_PEER',
   /** A server response that the client cannot use (bad _result, rejected publish). */
   PEER_REJECTED: 'ERR_RTMP_PEER_REJECTED',
+  /** A publisher stayed connected but sent no media for the configured stall time. */
+  PUBLISH_STALLED: 'ERR_RTMP_PUBLISH_STALLED',
 } as const;
 
 export type RtmpErrorCode = (typeof RtmpErrorCode)[keyof typeof RtmpErrorCode];

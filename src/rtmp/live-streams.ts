@@ -35,6 +35,8 @@ export interface StreamPublisher {
   readonly id: string;
   /** Called when a newer publisher takes the path over. */
   replaced(byId: string): void;
+  /** End the publisher's connection (a silent stall): it is expected to reconnect. */
+  endStalled(silentMs: number): void;
 }
 
 export interface GopCacheLimits {

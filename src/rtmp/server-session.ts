@@ -38,7 +38,7 @@ import {
   MessageType,
   type RtmpMessage,
 } from './message-types.js';
-import { normaliseApp, resolveStreamPath } from './stream-path.js';
+import { normaliseApp, resolveStreamPath, type StreamPath } from './stream-path.js';
 
 const CSID_COMMAND = ChunkStreamId.COMMAND;
 const CSID_DATA = ChunkStreamId.DATA;
@@ -58,8 +58,22 @@ export interface SessionLimits extends ChunkParserLimits {
   maxOutboundBytes: number;
 }
 
+/** What the relay says about a publish before any media is accepted. */
+export type PublishDecision = { ok: true } | { ok: false; reason: string };
+
+export interface PublishRequest {
+  readonly path: StreamPath;
+  readonly sessionId: string;
+  readonly remote: string;
+}
+
 export interface SessionContext {
   readonly registry: LiveStreamRegistry;
+  /**
+   * Asked before a publish is accepted (destination lookup). A rejection answers
+   * NetStream.Publish.BadName and ends the session; until the answer, media is not accepted.
+   */
+  readonly authorizePublish?: (request: PublishRequest) => Promise<PublishDecision>;
   /** Apps a client may publish to. */
   readonly publishApps: readonly string[];
   /** Apps a client may play from. */
@@ -79,6 +93,7 @@ export interface SessionCloseInfo {
 
 type StreamRole =
   | { role: 'idle' }
+  | { role: 'authorizing'; path: string }
   | { role: 'publish'; path: string; live: LiveStream }
   | { role: 'play'; path: string; subscriber: StreamSubscriber };
 
@@ -162,6 +177,11 @@ export class ServerSession implements StreamPublisher {
       if (role.role === 'publish') this.streams.set(streamId, { role: 'idle' });
     }
     this.close(undefined, 'replaced by a new publisher');
+  }
+
+  /** StreamPublisher: connected, but no media for `silentMs`. */
+  endStalled(silentMs: number): void {
+    this.close(RtmpErrorCode.PUBLISH_STALLED, `no media for ${silentMs} ms`);
   }
 
   /** End the session (idempotent). `code` marks an error ending. */
@@ -397,11 +417,36 @@ export class ServerSession implements StreamPublisher {
     this.streamRole(streamId, 'publish');
     const resolved = typeof name === 'string' ? resolveStreamPath(this.app ?? '', name, this.ctx.publishApps) : null;
     if (resolved === null) {
-      this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', 'stream path must be app/userId/streamId');
-      this.log.info('publish rejected: bad stream path');
-      this.close(undefined, 'publish rejected: bad stream path');
+      this.rejectPublish(streamId, 'stream path must be app/userId/streamId');
       return;
     }
+    const authorize = this.ctx.authorizePublish;
+    if (authorize === undefined) {
+      this.startPublish(streamId, resolved);
+      return;
+    }
+    this.streams.set(streamId, { role: 'authorizing', path: resolved.path });
+    authorize({ path: resolved, sessionId: this.id, remote: this.remoteAddress }).then(
+      (decision) => {
+        if (this.closed || this.streams.get(streamId)?.role !== 'authorizing') return;
+        if (decision.ok) this.startPublish(streamId, resolved);
+        else this.rejectPublish(streamId, decision.reason);
+      },
+      (err: unknown) => {
+        if (this.closed) return;
+        this.log.error({ err }, 'publish authorization failed');
+        this.rejectPublish(streamId, 'publish authorization failed');
+      },
+    );
+  }
+
+  private rejectPublish(streamId: number, reason: string): void {
+    this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', reason);
+    this.log.info({ reason }, 'publish rejected');
+    this.close(undefined, `publish rejected: ${reason}`);
+  }
+
+  private startPublish(streamId: number, resolved: StreamPath): void {
     const live = this.ctx.registry.publish(resolved.path, this);
     this.streams.set(streamId, { role: 'publish', path: resolved.path, live });
     this.send(CONTROL_CSID, streamBeginMessage(streamId));

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_CHUNK_PARSER_LIMITS } from './chunk-parser.js';
 import { RtmpErrorCode } from './errors.js';
 import { LiveStreamRegistry, type GopCacheLimits } from './live-streams.js';
-import { ServerSession, type SessionCloseInfo, type SessionLimits } from './server-session.js';
+import { ServerSession, type PublishDecision, type PublishRequest, type SessionCloseInfo, type SessionLimits } from './server-session.js';
 
 export interface ServerLimits extends SessionLimits, GopCacheLimits {
   /** Concurrent connections; further ones are refused at once. */
@@ -37,6 +37,8 @@ export interface RtmpServerOptions {
   playOnlyApps?: readonly string[];
   limits?: Partial<ServerLimits>;
   logger: Logger;
+  /** Asked before each publish is accepted (the relay's destination lookup). */
+  authorizePublish?: (request: PublishRequest) => Promise<PublishDecision>;
 }
 
 export interface RtmpServerEvents {
@@ -53,6 +55,7 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
   private readonly host: string;
   private readonly port: number;
   private readonly playApps: readonly string[];
+  private authorizePublish: ((request: PublishRequest) => Promise<PublishDecision>) | undefined;
   /** Lifetime counters. */
   readonly stats = { connectionsAccepted: 0, connectionsRefused: 0, sessionErrors: new Map<string, number>() };
 
@@ -65,8 +68,14 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     this.port = options.port ?? 1935;
     this.log = options.logger.child({ component: 'rtmp' });
     this.registry = new LiveStreamRegistry(this.limits);
+    this.authorizePublish = options.authorizePublish;
     this.server = createServer((socket) => this.onConnection(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'rtmp server error'));
+  }
+
+  /** Set the publish hook after construction (the relay needs the server's registry first). */
+  setAuthorizePublish(hook: (request: PublishRequest) => Promise<PublishDecision>): void {
+    this.authorizePublish = hook;
   }
 
   get sessionCount(): number {
@@ -111,7 +120,14 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     this.stats.connectionsAccepted++;
     const session = new ServerSession(
       socket,
-      { registry: this.registry, publishApps: [this.appName], playApps: this.playApps, limits: this.limits, logger: this.log },
+      {
+        registry: this.registry,
+        publishApps: [this.appName],
+        playApps: this.playApps,
+        limits: this.limits,
+        logger: this.log,
+        ...(this.authorizePublish ? { authorizePublish: this.authorizePublish } : {}),
+      },
       (info) => {
         this.sessions.delete(session);
         if (info.code) this.countError(info.code);

@@ -1,0 +1,221 @@
+/**
+ * One stream's life in the relay: publisher -> fixer -> destination, across publisher
+ * reconnects and upstream failures.
+ *
+ * - The session subscribes to its publish path in the server's registry, so it sees every
+ *   publisher of that path in turn (a reconnecting one, or one that replaces a stale one).
+ * - A publisher that leaves starts the grace period; one that publishes the same path
+ *   within it continues on the same upstream session and the same timeline (the fixer's
+ *   newPublish). Past the grace period the upstream is unpublished and the session ends.
+ * - A publisher that stays connected but sends no media for `stallMs` is disconnected, so
+ *   its own reconnect logic can bring it back.
+ * - With a capture directory, every publish is written as received to its own FLV file.
+ */
+import type { Logger } from 'pino';
+import { StreamFixer, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerOptions, type FixerTag } from '../fixer/stream-fixer.js';
+import type { RepairRecord, TranscodeDecision } from '../fixer/repairs.js';
+import type { LiveStreamRegistry, MediaFrame, StreamSubscriber } from '../rtmp/live-streams.js';
+import type { StreamPath } from '../rtmp/stream-path.js';
+import type { Destination } from './destination.js';
+import { FlvFileSink, fileStamp } from './flv-file-sink.js';
+import { LocalOutput } from './local-output.js';
+import { Upstream, type UpstreamOptions } from './upstream.js';
+
+export interface RelaySessionOptions {
+  /** How long the upstream stays open after the publisher left, in ms. */
+  graceMs: number;
+  /** A publisher with no media for this long is disconnected, in ms. */
+  stallMs: number;
+  /** Write every incoming publish, unmodified, under this directory. */
+  captureDir: string | null;
+  /** Local mode: where cleaned streams are recorded (null: not recorded). */
+  recordingsDir: string | null;
+  fixer: Partial<FixerOptions>;
+  upstream: Partial<Omit<UpstreamOptions, 'url' | 'logger'>>;
+}
+
+export const DEFAULT_RELAY_SESSION_OPTIONS: RelaySessionOptions = {
+  graceMs: 10_000,
+  stallMs: 5_000,
+  captureDir: null,
+  recordingsDir: 'recordings',
+  fixer: {},
+  upstream: {},
+};
+
+export interface RelaySessionStats {
+  publishes: number;
+  stalls: number;
+  framesIn: number;
+  bytesIn: number;
+  repairs: number;
+}
+
+type Output = Upstream | LocalOutput;
+
+export class RelaySession implements StreamSubscriber {
+  readonly path: StreamPath;
+  readonly destination: Destination;
+  readonly stats: RelaySessionStats = { publishes: 0, stalls: 0, framesIn: 0, bytesIn: 0, repairs: 0 };
+  private readonly registry: LiveStreamRegistry;
+  private readonly options: RelaySessionOptions;
+  private readonly log: Logger;
+  private readonly onEnded: (session: RelaySession) => void;
+  private readonly fixer: StreamFixer;
+  private readonly output: Output;
+  private capture: FlvFileSink | null = null;
+  private publishing = false;
+  private lastMediaAtMs = Date.now();
+  private graceTimer: NodeJS.Timeout | null = null;
+  private readonly stallTimer: NodeJS.Timeout;
+  private ending: Promise<void> | null = null;
+  private decisionLogged = false;
+
+  constructor(opts: {
+    path: StreamPath;
+    destination: Destination;
+    registry: LiveStreamRegistry;
+    options: RelaySessionOptions;
+    logger: Logger;
+    onEnded: (session: RelaySession) => void;
+  }) {
+    this.path = opts.path;
+    this.destination = opts.destination;
+    this.registry = opts.registry;
+    this.options = opts.options;
+    this.onEnded = opts.onEnded;
+    this.log = opts.logger.child({ relay: opts.path.path });
+    this.fixer = new StreamFixer(
+      (tag) => this.output.send(tag),
+      opts.options.fixer,
+      (r) => this.onRepair(r),
+    );
+    if (opts.destination.kind === 'rtmp') {
+      this.output = new Upstream({ ...opts.options.upstream, url: opts.destination.url, logger: this.log });
+    } else {
+      this.output = new LocalOutput({
+        registry: opts.registry,
+        playPath: opts.destination.playPath,
+        recordingsDir: opts.options.recordingsDir,
+        fileName: `${opts.path.userId}-${opts.path.streamId}`,
+        logger: this.log,
+      });
+    }
+    const checkMs = Math.max(50, Math.min(1000, Math.floor(opts.options.stallMs / 4)));
+    this.stallTimer = setInterval(() => this.checkStall(), checkMs);
+    this.stallTimer.unref();
+    this.log.info(
+      {
+        destination: this.output instanceof Upstream ? this.output.redactedUrl : `local ${this.destination.kind === 'local' ? this.destination.playPath : ''}`,
+        recording: this.output instanceof LocalOutput ? this.output.recordingPath : undefined,
+      },
+      'relay session started',
+    );
+    this.registry.subscribe(opts.path.path, this);
+  }
+
+  /** True once the session is ending (grace expired or the relay is closing). */
+  get isEnding(): boolean {
+    return this.ending !== null;
+  }
+
+  get upstream(): Upstream | null {
+    return this.output instanceof Upstream ? this.output : null;
+  }
+
+  get decision(): TranscodeDecision | null {
+    return this.fixer.decision;
+  }
+
+  get fixerRepairs(): StreamFixer['repairs'] {
+    return this.fixer.repairs;
+  }
+
+  // StreamSubscriber ------------------------------------------------------------------
+
+  onPublishStart(): void {
+    if (this.ending) return;
+    this.stats.publishes++;
+    if (this.graceTimer) {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = null;
+    }
+    if (this.stats.publishes > 1) {
+      this.fixer.newPublish();
+      this.log.info({ publishes: this.stats.publishes }, 'publisher back: continuing the same upstream session');
+    }
+    this.publishing = true;
+    this.lastMediaAtMs = Date.now();
+    if (this.options.captureDir !== null) {
+      this.capture = new FlvFileSink(this.options.captureDir, `${this.path.userId}-${this.path.streamId}-${fileStamp()}-${this.stats.publishes}.flv`, this.log);
+    }
+  }
+
+  onFrame(frame: MediaFrame): void {
+    if (this.ending) return;
+    const tagType = frame.kind === 'audio' ? TAG_AUDIO : frame.kind === 'video' ? TAG_VIDEO : TAG_SCRIPT;
+    this.capture?.writeTag(tagType, frame.timestampMs, frame.payload);
+    if (frame.kind !== 'data') {
+      this.lastMediaAtMs = Date.now();
+      this.stats.framesIn++;
+      this.stats.bytesIn += frame.payload.length;
+    }
+    const tag: FixerTag = { tagType, timestampMs: frame.timestampMs, data: frame.payload };
+    this.fixer.push(tag);
+    const decision = this.fixer.decision;
+    if (decision !== null && !this.decisionLogged) {
+      this.decisionLogged = true;
+      this.log.warn({ reason: decision.reason, detail: decision.detail }, 'stream needs a transcode; relaying it remuxed meanwhile');
+    }
+  }
+
+  onPublishEnd(): void {
+    if (this.ending || !this.publishing) return;
+    this.publishing = false;
+    this.fixer.flush();
+    const capture = this.capture;
+    this.capture = null;
+    if (capture) void capture.close().then(() => this.log.info({ file: capture.path, tags: capture.tags }, 'capture written'));
+    this.log.info({ graceMs: this.options.graceMs }, 'publisher left: holding the upstream for the grace period');
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = null;
+      void this.end('publisher did not come back within the grace period');
+    }, this.options.graceMs);
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  /** Unpublish upstream and leave the path; resolves when done. Idempotent. */
+  end(reason: string): Promise<void> {
+    this.ending ??= (async () => {
+      if (this.graceTimer) clearTimeout(this.graceTimer);
+      this.graceTimer = null;
+      clearInterval(this.stallTimer);
+      this.registry.unsubscribe(this.path.path, this);
+      this.fixer.flush();
+      await this.capture?.close();
+      this.capture = null;
+      await this.output.close();
+      this.log.info({ reason, ...this.stats, repairsByKind: this.fixer.repairs, upstream: this.upstream?.stats }, 'relay session ended');
+      this.onEnded(this);
+    })();
+    return this.ending;
+  }
+
+  private checkStall(): void {
+    if (!this.publishing || this.ending) return;
+    const silentMs = Date.now() - this.lastMediaAtMs;
+    if (silentMs < this.options.stallMs) return;
+    const publisher = this.registry.get(this.path.path)?.publisher;
+    if (!publisher) return;
+    this.stats.stalls++;
+    this.lastMediaAtMs = Date.now();
+    this.log.warn({ silentMs }, 'publisher stalled: disconnecting it');
+    publisher.endStalled(silentMs);
+  }
+
+  private onRepair(r: RepairRecord): void {
+    this.stats.repairs++;
+    this.log.trace({ kind: r.kind, track: r.track, atMs: r.atMs, amount: r.amount }, 'repair');
+  }
+}

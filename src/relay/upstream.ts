@@ -1,0 +1,250 @@
+/**
+ * One stream's upstream RTMP/RTMPS session (Cloudflare, or any RTMP server), kept up for as
+ * long as the relay session lives:
+ *
+ * - connect + publish, and reconnect after any failure with capped exponential backoff
+ *   (first retry after 250 ms, doubling, at most 5 s apart);
+ * - on every (re)connect, resume with the metadata, the sequence headers and the frames since
+ *   the latest video keyframe, so the receiver can decode at once; timestamps carry on (the
+ *   fixer's timeline never restarts);
+ * - backpressure: when the socket holds more than `maxQueuedBytes`, media is dropped, whole
+ *   frames, up to the next keyframe (sent once the queue is under half the limit); metadata
+ *   and sequence headers are never dropped. Memory stays bounded by the queue limit plus the
+ *   resume cache.
+ */
+import type { Logger } from 'pino';
+import { encodeAmf0 } from '../rtmp/amf0.js';
+import { RtmpClient, redactUrl } from '../rtmp/client.js';
+import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
+
+export interface UpstreamOptions {
+  /** rtmp:// or rtmps:// with app and stream key. Never logged unredacted. */
+  url: string;
+  logger: Logger;
+  /** TCP + TLS + handshake + connect, in ms. */
+  connectTimeoutMs: number;
+  /** First reconnect delay, doubled per failure, in ms. */
+  firstRetryMs: number;
+  /** Reconnect delay cap, in ms. */
+  maxRetryMs: number;
+  /** Socket send queue above which media frames are dropped to the next keyframe, in bytes. */
+  maxQueuedBytes: number;
+  /** Resume cache bounds: frames since the latest keyframe kept for a reconnect. */
+  maxCacheFrames: number;
+  maxCacheBytes: number;
+  /** rtmps: certificate checks (tests only turn this off). */
+  rejectUnauthorized: boolean;
+}
+
+export const DEFAULT_UPSTREAM_OPTIONS: Omit<UpstreamOptions, 'url' | 'logger'> = {
+  connectTimeoutMs: 10_000,
+  firstRetryMs: 250,
+  maxRetryMs: 5_000,
+  maxQueuedBytes: 4 * 1024 * 1024,
+  maxCacheFrames: 1500,
+  maxCacheBytes: 24 * 1024 * 1024,
+  rejectUnauthorized: true,
+};
+
+export interface UpstreamStats {
+  connects: number;
+  connectFailures: number;
+  disconnects: number;
+  framesSent: number;
+  bytesSent: number;
+  /** Dropped because the upstream socket was backed up (to the next keyframe). */
+  framesDroppedBackpressure: number;
+  /** Not sent because no upstream session was up (they may go out from the resume cache). */
+  framesWhileDown: number;
+}
+
+/** `@setDataFrame` in front of an onMetaData body: how a publisher sends metadata. */
+const SET_DATA_FRAME = encodeAmf0('@setDataFrame');
+
+type State = 'connecting' | 'live' | 'waiting' | 'closed';
+
+export class Upstream {
+  readonly stats: UpstreamStats = {
+    connects: 0,
+    connectFailures: 0,
+    disconnects: 0,
+    framesSent: 0,
+    bytesSent: 0,
+    framesDroppedBackpressure: 0,
+    framesWhileDown: 0,
+  };
+  readonly redactedUrl: string;
+  private readonly options: UpstreamOptions;
+  private readonly log: Logger;
+  private state: State = 'waiting';
+  private client: RtmpClient | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private dropping = false;
+  // Resume cache
+  private metadata: FixerTag | null = null;
+  private videoHeader: FixerTag | null = null;
+  private audioHeader: FixerTag | null = null;
+  private gop: FixerTag[] = [];
+  private gopBytes = 0;
+  private gopOpen = false;
+
+  constructor(options: Partial<UpstreamOptions> & Pick<UpstreamOptions, 'url' | 'logger'>) {
+    this.options = { ...DEFAULT_UPSTREAM_OPTIONS, ...options };
+    this.redactedUrl = redactUrl(this.options.url);
+    this.log = this.options.logger.child({ upstream: this.redactedUrl });
+    this.connect();
+  }
+
+  get connected(): boolean {
+    return this.state === 'live';
+  }
+
+  /** A fixer output tag. */
+  send(tag: FixerTag): void {
+    if (this.state === 'closed') return;
+    const critical = this.remember(tag);
+    if (this.state !== 'live' || this.client === null) {
+      this.stats.framesWhileDown++;
+      return;
+    }
+    if (!critical) {
+      const queued = this.client.writableLength;
+      if (queued > this.options.maxQueuedBytes) this.dropping = true;
+      if (this.dropping) {
+        const key = tag.tagType === TAG_VIDEO && classifyVideo(tag.data).isKeyframe;
+        if (!(key && queued <= this.options.maxQueuedBytes / 2)) {
+          this.stats.framesDroppedBackpressure++;
+          return;
+        }
+        this.dropping = false;
+        this.log.info({ dropped: this.stats.framesDroppedBackpressure }, 'upstream caught up: sending again from a keyframe');
+      }
+    }
+    this.write(tag);
+  }
+
+  /** FCUnpublish + deleteStream, then close; no more reconnects. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const client = this.client;
+    this.client = null;
+    if (client !== null) await client.close();
+    this.log.info({ ...this.stats }, 'upstream closed');
+  }
+
+  /** Keep what a reconnect needs; returns whether the tag must never be dropped. */
+  private remember(tag: FixerTag): boolean {
+    if (tag.tagType === TAG_SCRIPT) {
+      this.metadata = tag;
+      return true;
+    }
+    if (tag.tagType === TAG_VIDEO) {
+      const v = classifyVideo(tag.data);
+      if (v.isSequenceHeader) {
+        this.videoHeader = tag;
+        return true;
+      }
+      if (v.isKeyframe) {
+        this.gop = [tag];
+        this.gopBytes = tag.data.length;
+        this.gopOpen = true;
+        return false;
+      }
+    } else if (tag.tagType === TAG_AUDIO && classifyAudio(tag.data).isSequenceHeader) {
+      this.audioHeader = tag;
+      return true;
+    }
+    if (this.gopOpen) {
+      this.gop.push(tag);
+      this.gopBytes += tag.data.length;
+      if (this.gop.length > this.options.maxCacheFrames || this.gopBytes > this.options.maxCacheBytes) {
+        this.gop = [];
+        this.gopBytes = 0;
+        this.gopOpen = false;
+      }
+    }
+    return false;
+  }
+
+  private write(tag: FixerTag): void {
+    const client = this.client as RtmpClient;
+    const kind = tag.tagType === TAG_AUDIO ? 'audio' : tag.tagType === TAG_VIDEO ? 'video' : 'data';
+    const payload = kind === 'data' ? Buffer.concat([SET_DATA_FRAME, tag.data]) : tag.data;
+    client.sendMedia(kind, tag.timestampMs, payload);
+    this.stats.framesSent++;
+    this.stats.bytesSent += payload.length;
+  }
+
+  private connect(): void {
+    this.state = 'connecting';
+    const started = Date.now();
+    void (async () => {
+      let client: RtmpClient | null = null;
+      try {
+        client = await RtmpClient.connect(this.options.url, {
+          logger: this.options.logger,
+          connectTimeoutMs: this.options.connectTimeoutMs,
+          tls: { rejectUnauthorized: this.options.rejectUnauthorized },
+        });
+        client.on('close', (err) => this.onClientClose(client as RtmpClient, err));
+        await client.publish();
+      } catch (err) {
+        client?.removeAllListeners('close');
+        void client?.close();
+        this.stats.connectFailures++;
+        this.retry(err as Error);
+        return;
+      }
+      if (this.state === 'closed') {
+        await client.close();
+        return;
+      }
+      this.client = client;
+      this.state = 'live';
+      this.stats.connects++;
+      this.failures = 0;
+      this.dropping = false;
+      const resume = this.resumeTags();
+      for (const tag of resume) this.write(tag);
+      this.log.info({ connects: this.stats.connects, resumeFrames: resume.length, tookMs: Date.now() - started }, 'upstream publishing');
+    })();
+  }
+
+  /** What a fresh upstream session gets first: metadata, sequence headers, the current GOP. */
+  private resumeTags(): FixerTag[] {
+    const out: FixerTag[] = [];
+    if (this.metadata) out.push(this.metadata);
+    if (this.videoHeader) out.push(this.videoHeader);
+    if (this.audioHeader) out.push(this.audioHeader);
+    if (this.gopOpen) out.push(...this.gop);
+    // Metadata and headers take the GOP's first timestamp: the new session starts there.
+    const first = this.gopOpen ? this.gop[0]?.timestampMs : undefined;
+    const headers = out.length - (this.gopOpen ? this.gop.length : 0);
+    return first === undefined ? out : out.map((t, i) => (i < headers ? { ...t, timestampMs: first } : t));
+  }
+
+  private onClientClose(client: RtmpClient, err: Error | null): void {
+    if (this.client !== client || this.state === 'closed') return;
+    this.client = null;
+    this.stats.disconnects++;
+    this.retry(err ?? new Error('upstream closed the connection'));
+  }
+
+  private retry(err: Error): void {
+    if (this.state === 'closed') return;
+    this.state = 'waiting';
+    const delayMs = Math.min(this.options.maxRetryMs, this.options.firstRetryMs * 2 ** this.failures);
+    this.failures++;
+    // The message may not hold the URL (RtmpClient redacts it); the code says what happened.
+    this.log.warn({ code: (err as { code?: string }).code, err: err.message, retryInMs: delayMs, failures: this.failures }, 'upstream down: reconnecting');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state !== 'closed') this.connect();
+    }, delayMs);
+  }
+}
