@@ -88,7 +88,10 @@ export class Upstream {
   private audioHeader: FixerTag | null = null;
   private gop: FixerTag[] = [];
   private gopBytes = 0;
-  private gopOpen = false;
+  /** Collecting: from the start (until the first session is up) or from the latest keyframe. */
+  private gopOpen = true;
+  /** Until the first session is up, everything is kept, not only the latest GOP. */
+  private everConnected = false;
 
   constructor(options: Partial<UpstreamOptions> & Pick<UpstreamOptions, 'url' | 'logger'>) {
     this.options = { ...DEFAULT_UPSTREAM_OPTIONS, ...options };
@@ -149,7 +152,7 @@ export class Upstream {
         this.videoHeader = tag;
         return true;
       }
-      if (v.isKeyframe) {
+      if (v.isKeyframe && (this.everConnected || !this.gopOpen)) {
         this.gop = [tag];
         this.gopBytes = tag.data.length;
         this.gopOpen = true;
@@ -206,6 +209,7 @@ export class Upstream {
       }
       this.client = client;
       this.state = 'live';
+      this.everConnected = true;
       this.stats.connects++;
       this.failures = 0;
       this.dropping = false;
@@ -222,7 +226,7 @@ export class Upstream {
     if (this.videoHeader) out.push(this.videoHeader);
     if (this.audioHeader) out.push(this.audioHeader);
     if (this.gopOpen) out.push(...this.gop);
-    // Metadata and headers take the GOP's first timestamp: the new session starts there.
+    // Metadata and headers take the cache's first timestamp: the new session starts there.
     const first = this.gopOpen ? this.gop[0]?.timestampMs : undefined;
     const headers = out.length - (this.gopOpen ? this.gop.length : 0);
     return first === undefined ? out : out.map((t, i) => (i < headers ? { ...t, timestampMs: first } : t));

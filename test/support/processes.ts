@@ -1,0 +1,187 @@
+/**
+ * Real processes for relay tests, all on 127.0.0.1 and all killed by a deadline: `rinse
+ * serve` (its JSON log lines collected), `rinse replay`, and an ffmpeg RTMP receiver
+ * (`ffmpeg -listen 1 ... -c copy out.flv`), optionally behind a TLS terminator.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
+import { ffmpegPath } from './media.js';
+
+export const BIN = resolve(import.meta.dirname, '../../bin/rinse.js');
+export const TEST_CERT = resolve(import.meta.dirname, '../certs/test-only-cert.pem');
+export const TEST_KEY = resolve(import.meta.dirname, '../certs/test-only-key.pem');
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export async function waitFor(pred: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!pred()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface RinseProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** Parsed JSON log lines so far. */
+  readonly lines: Array<Record<string, unknown>>;
+  /** Everything printed, stdout and stderr (for "never logs X" checks). */
+  output(): string;
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `rinse serve --host 127.0.0.1 --rtmp-port <free>` plus `args`; resolves once it listens. */
+export async function startRinse(args: string[], env: NodeJS.ProcessEnv = {}, deadlineMs = 120_000): Promise<RinseProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
+  killer.unref();
+  const lines: Array<Record<string, unknown>> = [];
+  let all = '';
+  let buffered = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    all += b.toString();
+    buffered += b.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const p of parts) {
+      if (!p) continue;
+      try {
+        lines.push(JSON.parse(p) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: p });
+      }
+    }
+  });
+  child.stderr?.on('data', (b: Buffer) => (all += b.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => {
+    clearTimeout(killer);
+    r(code);
+  }));
+  let exitCode: number | null | undefined;
+  void exited.then((c) => (exitCode = c));
+  const proc: RinseProcess = {
+    child,
+    port,
+    lines,
+    output: () => all,
+    async waitForLog(pred, what, timeoutMs = 20_000) {
+      await waitFor(() => lines.some(pred) || exitCode !== undefined, what, timeoutMs);
+      const found = lines.find(pred);
+      if (!found) throw new Error(`rinse exited (${exitCode}) before ${what}:\n${all.slice(-3000)}`);
+      return found;
+    },
+    async stop() {
+      if (exitCode === undefined) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+  await proc.waitForLog((l) => l.msg === 'relay ready', 'the relay to listen');
+  return proc;
+}
+
+export interface ToolRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `rinse replay <file> <url> --speed <speed>`, to its end. */
+export function runReplay(file: string, url: string, speed = 4, extra: string[] = [], timeoutMs = 120_000): Promise<ToolRun> {
+  return runProcess(process.execPath, [BIN, 'replay', '--speed', String(speed), ...extra, file, url], timeoutMs);
+}
+
+export function runProcess(cmd: string, args: string[], timeoutMs: number): Promise<ToolRun> {
+  return new Promise((resolveRun) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolveRun({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface Receiver {
+  readonly port: number;
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** The receiver's exit, once the relay unpublished (or it was killed). */
+  readonly done: Promise<ToolRun>;
+  kill(): void;
+}
+
+/**
+ * A real RTMP receiver: `ffmpeg -listen 1 -i rtmp://127.0.0.1:PORT/live/out -c copy out.flv`.
+ * It takes one connection and ends when that publisher leaves.
+ */
+export function startReceiver(out: string, port: number, timeoutMs = 120_000): Receiver {
+  const url = `rtmp://127.0.0.1:${port}/live/out`;
+  const child = spawn(
+    ffmpegPath,
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-copyts', '-listen', '1', '-timeout', String(Math.ceil(timeoutMs / 1000)), '-i', url, '-c', 'copy', '-f', 'flv', out],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  killer.unref();
+  const done = new Promise<ToolRun>((r) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      r({ code, stdout, stderr });
+    }),
+  );
+  return { port, url, child, done, kill: () => child.kill('SIGKILL') };
+}
+
+/** A TLS terminator on `port` (test-only certificate) forwarding each connection to `targetPort`. */
+export async function startTlsTerminator(port: number, targetPort: number): Promise<{ close(): Promise<void>; connections: () => number }> {
+  let connections = 0;
+  const open = new Set<Socket>();
+  const server = createTlsServer({ cert: readFileSync(TEST_CERT), key: readFileSync(TEST_KEY) }, (tlsSocket) => {
+    connections++;
+    const plain = connect(targetPort, '127.0.0.1');
+    open.add(plain);
+    tlsSocket.pipe(plain).pipe(tlsSocket);
+    const end = (): void => {
+      tlsSocket.destroy();
+      plain.destroy();
+      open.delete(plain);
+    };
+    tlsSocket.on('error', end);
+    plain.on('error', end);
+    tlsSocket.on('close', end);
+    plain.on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of open) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
