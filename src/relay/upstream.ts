@@ -104,6 +104,11 @@ export class Upstream {
     return this.state === 'live';
   }
 
+  /** Bytes waiting in the upstream socket (bounded by maxQueuedBytes plus one frame). */
+  get queuedBytes(): number {
+    return this.client?.writableLength ?? 0;
+  }
+
   /** A fixer output tag. */
   send(tag: FixerTag): void {
     if (this.state === 'closed') return;

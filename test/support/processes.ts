@@ -134,8 +134,8 @@ export interface Receiver {
  * A real RTMP receiver: `ffmpeg -listen 1 -i rtmp://127.0.0.1:PORT/live/out -c copy out.flv`.
  * It takes one connection and ends when that publisher leaves.
  */
-export function startReceiver(out: string, port: number, timeoutMs = 120_000): Receiver {
-  const url = `rtmp://127.0.0.1:${port}/live/out`;
+export function startReceiver(out: string, port: number, timeoutMs = 120_000, streamName = 'out'): Receiver {
+  const url = `rtmp://127.0.0.1:${port}/live/${streamName}`;
   const child = spawn(
     ffmpegPath,
     ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-copyts', '-listen', '1', '-timeout', String(Math.ceil(timeoutMs / 1000)), '-i', url, '-c', 'copy', '-f', 'flv', out],

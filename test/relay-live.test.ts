@@ -1,0 +1,260 @@
+/**
+ * The live relay with real processes on 127.0.0.1: ffmpeg as publisher, RTMPS to a TLS
+ * receiver, a receiver killed and restarted mid-stream, a publisher flapping, the cloud
+ * lookup against a stand-in HTTP server, stall detection, capture and local mode.
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readFlv } from '../src/flv/flv-reader.js';
+import { RtmpClient } from '../src/rtmp/client.js';
+import { ensureFixtures, type FixtureFile } from '../fixtures/generate.js';
+import { expectCloudflareClean } from './support/clean-checks.js';
+import { decodeReport, probePackets, startFfmpeg, testEncode } from './support/media.js';
+import { TEST_CERT, freePort, runReplay, startReceiver, startRinse, startTlsTerminator, waitFor } from './support/processes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rinse-live-'));
+const rec = join(dir, 'recordings');
+let manifest: FixtureFile[];
+const fixture = (name: string): string => (manifest.find((f) => f.name === name) as FixtureFile).file;
+
+beforeAll(async () => {
+  manifest = await ensureFixtures();
+}, 600_000);
+
+describe('relay: live paths', () => {
+  it('ffmpeg as the publisher, clean stream, to an ffmpeg receiver', async () => {
+    const source = await testEncode({ size: '1280x720', fps: 30, seconds: 6, videoBitrate: '2500k', gop: 60, preset: 'superfast' });
+    const out = join(dir, 'ffmpeg-publisher.flv');
+    const receiver = startReceiver(out, await freePort());
+    const relay = await startRinse(['--target', receiver.url, '--grace-ms', '300', '--recordings-dir', rec]);
+    try {
+      const publisher = startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${relay.port}/live/glasses/one`]);
+      const published = await publisher.done;
+      expect(published.stderr).toBe('');
+      expect(published.code).toBe(0);
+      expect((await receiver.done).code).toBe(0);
+    } finally {
+      receiver.kill();
+      await relay.stop();
+    }
+    const packets = await expectCloudflareClean(out);
+    expect(packets.filter((p) => p.codecType === 'video')).toHaveLength(180);
+  });
+
+  it('over rtmps:// to a TLS receiver (certificate trusted through NODE_EXTRA_CA_CERTS)', async () => {
+    const out = join(dir, 'rtmps.flv');
+    const receiver = startReceiver(out, await freePort());
+    const tlsPort = await freePort();
+    const terminator = await startTlsTerminator(tlsPort, receiver.port);
+    const relay = await startRinse(['--target', `rtmps://127.0.0.1:${tlsPort}/live/out`, '--grace-ms', '300', '--recordings-dir', rec], {
+      NODE_EXTRA_CA_CERTS: TEST_CERT,
+    });
+    try {
+      const replay = await runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/u/tls`, 4);
+      expect(replay.code).toBe(0);
+      expect((await receiver.done).code).toBe(0);
+    } finally {
+      receiver.kill();
+      await relay.stop();
+      await terminator.close();
+    }
+    expect(terminator.connections()).toBe(1);
+    await expectCloudflareClean(out);
+  });
+
+  it('refuses an rtmps:// receiver whose certificate it does not trust, and keeps retrying', async () => {
+    const receiverPort = await freePort();
+    const tlsPort = await freePort();
+    const terminator = await startTlsTerminator(tlsPort, receiverPort);
+    const relay = await startRinse(['--target', `rtmps://127.0.0.1:${tlsPort}/live/out`, '--grace-ms', '300', '--recordings-dir', rec]);
+    try {
+      const replay = runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/u/untrusted`, 4);
+      const failures = (): number => relay.lines.filter((l) => l.msg === 'upstream down: reconnecting').length;
+      await waitFor(() => failures() >= 2, 'two failed upstream attempts');
+      expect(relay.lines.some((l) => l.msg === 'upstream publishing')).toBe(false);
+      expect((await replay).code).toBe(0);
+    } finally {
+      await relay.stop();
+      await terminator.close();
+    }
+  });
+
+  it('the receiver is killed mid-stream and restarted: the relay reconnects and resumes with headers and a keyframe, timestamps continuing', async () => {
+    const source = await testEncode({ size: '1280x720', fps: 30, seconds: 14, videoBitrate: '2500k', gop: 60, preset: 'superfast' });
+    const port = await freePort();
+    const first = join(dir, 'before-kill.flv');
+    const second = join(dir, 'after-restart.flv');
+    const receiverA = startReceiver(first, port);
+    const relay = await startRinse(['--target', `rtmp://127.0.0.1:${port}/live/out`, '--grace-ms', '300', '--recordings-dir', rec]);
+    let killedAt = 0;
+    let restartedAt = 0;
+    try {
+      const publisher = startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${relay.port}/live/glasses/kill`], 60_000);
+      await relay.waitForLog((l) => l.msg === 'upstream publishing', 'the first upstream session');
+      await new Promise((r) => setTimeout(r, 4000));
+      receiverA.child.kill('SIGKILL');
+      killedAt = Date.now();
+      await receiverA.done;
+      await new Promise((r) => setTimeout(r, 1000));
+      const receiverB = startReceiver(second, port);
+      restartedAt = Date.now();
+      const resumed = await relay.waitForLog((l) => l.msg === 'upstream publishing' && l.connects === 2, 'the second upstream session');
+      expect((await publisher.done).code).toBe(0);
+      expect((await receiverB.done).code).toBe(0);
+      // Reported, not asserted (tests do not assert timings): how long the resume took.
+      const resumedAt = Number(resumed.time);
+      console.log(`receiver restart: killed -> restarted ${restartedAt - killedAt} ms, restarted -> publishing again ${resumedAt - restartedAt} ms`);
+    } finally {
+      receiverA.kill();
+      await relay.stop();
+    }
+    const before = (await probePackets(first)).filter((p) => p.codecType === 'video');
+    const after = (await probePackets(second)).filter((p) => p.codecType === 'video');
+    expect(before.length).toBeGreaterThan(60);
+    expect(after.length).toBeGreaterThan(120);
+    // Resumes with a keyframe (the sequence headers come first: the file decodes from its start)...
+    expect(after[0]!.keyframe).toBe(true);
+    const report = await decodeReport(second);
+    expect(report.errors).toBe('');
+    expect(report.videoFrames).toBe(after.length);
+    // ...and the timeline continues where it was: no restart at 0, at most one GOP (2 s) back.
+    const lastBefore = before[before.length - 1]!.dts;
+    expect(after[0]!.dts).toBeGreaterThanOrEqual(lastBefore - 2100);
+    expect(after[0]!.dts).toBeGreaterThan(3000);
+    for (let i = 1; i < after.length; i++) expect(after[i]!.dts).toBeGreaterThan(after[i - 1]!.dts);
+  });
+
+  it('publisher flap: publish, drop 3 s, publish the same path from 0: the receiver sees one connection and one continuous timeline', async () => {
+    const out = join(dir, 'flap.flv');
+    const receiver = startReceiver(out, await freePort());
+    const relay = await startRinse(['--target', receiver.url, '--grace-ms', '5000', '--recordings-dir', rec]);
+    const url = `rtmp://127.0.0.1:${relay.port}/live/glasses/flap`;
+    try {
+      expect((await runReplay(fixture('clean-720p30'), url, 1)).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(receiver.child.exitCode).toBeNull(); // still the first connection
+      expect((await runReplay(fixture('clean-720p30'), url, 1)).code).toBe(0);
+      expect((await receiver.done).code).toBe(0);
+    } finally {
+      receiver.kill();
+      await relay.stop();
+    }
+    expect(relay.lines.filter((l) => l.msg === 'upstream publishing')).toHaveLength(1);
+    expect(relay.lines.some((l) => l.msg === 'publisher back: continuing the same upstream session')).toBe(true);
+    const packets = await expectCloudflareClean(out, { minKeyframes: 5 });
+    const video = packets.filter((p) => p.codecType === 'video');
+    expect(video).toHaveLength(360);
+    // One timeline: strictly increasing (checked above) with no gap over a frame or two at the flap.
+    const steps = video.slice(1).map((p, i) => p.dts - video[i]!.dts);
+    expect(Math.max(...steps)).toBeLessThanOrEqual(70);
+  });
+
+  it('a publisher that stays connected but sends no media is disconnected after --stall-ms', async () => {
+    const relay = await startRinse(['--stall-ms', '1000', '--grace-ms', '300', '--recordings-dir', rec]);
+    const client = await RtmpClient.connect(`rtmp://127.0.0.1:${relay.port}/live/glasses/stall`);
+    try {
+      const closed = new Promise<Error | null>((r) => client.once('close', r));
+      await client.publish();
+      const tags = readFlv(readFileSync(fixture('clean-720p30'))).tags.slice(0, 20);
+      for (const t of tags) client.sendMedia(t.tagType === 8 ? 'audio' : t.tagType === 9 ? 'video' : 'data', t.timestampMs, t.data);
+      await closed;
+      const ended = await relay.waitForLog((l) => l.msg === 'session ended on error', 'the stalled session to end');
+      expect(ended.code).toBe('ERR_RTMP_PUBLISH_STALLED');
+      expect(relay.lines.some((l) => l.msg === 'publisher stalled: disconnecting it')).toBe(true);
+    } finally {
+      await client.close();
+      await relay.stop();
+    }
+  });
+
+  it('--capture-dir writes each incoming stream unmodified', async () => {
+    const captureDir = join(dir, 'captures');
+    const relay = await startRinse(['--capture-dir', captureDir, '--grace-ms', '300', '--recordings-dir', rec]);
+    try {
+      expect((await runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/glasses/cap`, 8)).code).toBe(0);
+      await relay.waitForLog((l) => l.msg === 'capture written', 'the capture file');
+    } finally {
+      await relay.stop();
+    }
+    const files = readdirSync(captureDir).filter((f) => f.endsWith('.flv'));
+    expect(files).toHaveLength(1);
+    const strip = (file: string): Array<[number, number, string]> =>
+      readFlv(readFileSync(file)).tags.map((t) => [t.tagType, t.timestampMs, t.data.toString('base64')]);
+    expect(strip(join(captureDir, files[0]!))).toEqual(strip(fixture('all-at-once')));
+  });
+
+  it('local mode (no destination set): the cleaned stream plays at clean/{userId}/{streamId} and is recorded', async () => {
+    const recordings = join(dir, 'local-recordings');
+    const relay = await startRinse(['--grace-ms', '300', '--recordings-dir', recordings]);
+    const played = join(dir, 'played-clean.flv');
+    try {
+      const replay = runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/glasses/local`, 1);
+      await relay.waitForLog((l) => l.msg === 'publish started', 'the publish');
+      const player = startFfmpeg(['-loglevel', 'error', '-i', `rtmp://127.0.0.1:${relay.port}/clean/glasses/local`, '-c', 'copy', '-t', '3', '-f', 'flv', played], 60_000);
+      expect((await player.done).code).toBe(0);
+      expect((await replay).code).toBe(0);
+      await relay.waitForLog((l) => l.msg === 'relay session ended', 'the relay session to end');
+    } finally {
+      await relay.stop();
+    }
+    const report = await decodeReport(played);
+    expect(report.errors).toBe('');
+    expect(report.videoFrames).toBeGreaterThan(30);
+    const files = readdirSync(recordings).filter((f) => f.endsWith('.flv'));
+    expect(files).toHaveLength(1);
+    await expectCloudflareClean(join(recordings, files[0]!));
+  });
+});
+
+describe('relay: destination lookup against a stand-in cloud API', () => {
+  const STREAM_KEY = 'k3y-0f-the-str3am-do-not-log';
+  const TOKEN = 'relay-token-never-logged';
+
+  it('relays a known stream, rejects a 404 before any media, sends the token, never logs the key', async () => {
+    const out = join(dir, 'lookup.flv');
+    // The receiver listens on .../live/<key>: the key is part of the upstream URL.
+    const receiver = startReceiver(out, await freePort(), 60_000, STREAM_KEY);
+    const receiverWithKey = receiver.url;
+    const requests: Array<{ url: string; auth: string | undefined }> = [];
+    const api = createServer((req: IncomingMessage, res) => {
+      requests.push({ url: req.url ?? '', auth: req.headers.authorization });
+      if (req.url === '/api/relay/cf-url/glasses/known') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ url: receiverWithKey }));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+    const apiUrl = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
+    const relay = await startRinse(['--cloud-api-url', apiUrl, '--grace-ms', '300', '--log-level', 'debug', '--recordings-dir', rec], { RELAY_API_TOKEN: TOKEN });
+    try {
+      const refused = await runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/glasses/unknown`, 4);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/NetStream\.Publish\.BadName/);
+      expect(relay.lines.some((l) => l.msg === 'publish refused: no destination' && l.path === 'live/glasses/unknown')).toBe(true);
+      expect(relay.lines.some((l) => l.msg === 'publish started' && l.path === 'live/glasses/unknown')).toBe(false);
+
+      const accepted = await runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/glasses/known`, 4);
+      expect(accepted.code).toBe(0);
+      expect((await receiver.done).code).toBe(0);
+    } finally {
+      receiver.kill();
+      await relay.stop();
+      await new Promise<void>((r) => api.close(() => r()));
+    }
+    expect(requests.map((r) => r.url)).toEqual(['/api/relay/cf-url/glasses/unknown', '/api/relay/cf-url/glasses/known']);
+    for (const r of requests) expect(r.auth).toBe(`Bearer ${TOKEN}`);
+    const report = await decodeReport(out);
+    expect(report.errors).toBe('');
+    expect(report.videoFrames).toBe(180);
+    const logs = relay.output();
+    expect(logs.length).toBeGreaterThan(1000);
+    expect(logs).not.toContain(STREAM_KEY);
+    expect(logs).not.toContain(TOKEN);
+    expect(logs).toContain('/live/***');
+  });
+});
