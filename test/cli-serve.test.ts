@@ -4,7 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startFfmpeg, testEncode, type TestEncode } from './support/media.js';
 
@@ -24,7 +26,8 @@ describe('rinse serve (process)', () => {
   it('listens on --rtmp-port, takes a real publish, logs JSON, and exits 0 on SIGTERM', async () => {
     const source = await testEncode(SHORT);
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'serve', '--rtmp-port', String(port), '--host', '127.0.0.1'], {
+    const recordings = mkdtempSync(join(tmpdir(), 'rinse-cli-serve-'));
+    const child = spawn(process.execPath, [BIN, 'serve', '--rtmp-port', String(port), '--host', '127.0.0.1', '--recordings-dir', recordings], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
