@@ -30,6 +30,14 @@ rinse serve options (each also as env var or --config key, flags first):
   --grace-ms N               keep the upstream this long after the publisher left (default 10000)
   --stall-ms N               disconnect a publisher silent this long (default 5000)
   --upstream-queue-bytes N   upstream send queue before frames drop to the next keyframe (default 4194304)
+  --transcode MODE           auto (when remux cannot fix) | always | never (default auto)  RINSE_TRANSCODE
+  --transcode-streams LIST   userId/streamId,... always transcoded       RINSE_TRANSCODE_STREAMS
+  --max-transcodes N         concurrent ffmpeg transcodes (default 4)    RINSE_MAX_TRANSCODES
+  --transcode-preset P / --transcode-tune T        x264 (default veryfast / zerolatency)
+  --transcode-video-kbps N / --transcode-max-kbps N / --transcode-buffer-kbits N  (2000 / 2500 / 4000)
+  --transcode-gop-seconds N  keyframe interval of the transcode (default 2)
+  --transcode-audio copy|aac clean AAC passes untouched (default copy); aac: re-encode with
+  --transcode-audio-kbps N / --transcode-audio-rate N / --transcode-audio-channels N (128 / 44100 / 1)
   --config FILE              JSON settings: {"rtmpPort": 1935, "target": "...", ...}
   --max-connections N        concurrent connections (default ${DEFAULT_SERVER_LIMITS.maxConnections})
   --max-message-bytes N      largest RTMP message (default ${DEFAULT_SERVER_LIMITS.maxMessageBytes})
@@ -88,6 +96,8 @@ async function serve(argv: string[]): Promise<number> {
   const { Relay } = await import('./relay/relay.js');
   const { DEFAULT_RELAY_SESSION_OPTIONS } = await import('./relay/relay-session.js');
   const { redactUrl } = await import('./rtmp/client.js');
+  const { DEFAULT_FALLBACK_OPTIONS } = await import('./fallback/fallback-switch.js');
+  const { requireTool } = await import('./tools/ffmpeg-locator.js');
 
   let resolver;
   try {
@@ -100,6 +110,14 @@ async function serve(argv: string[]): Promise<number> {
     throw new UsageError(`destination: ${(err as Error).message}`);
   }
   const logger = createLogger({ level: config.logLevel });
+  let ffmpeg: { path: string; source: string } | null = null;
+  if (config.transcode !== 'never' && config.maxTranscodes > 0) {
+    try {
+      ffmpeg = requireTool('ffmpeg');
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'no ffmpeg found: streams that need a transcode will be relayed remuxed');
+    }
+  }
   const server = new RtmpServer({
     host: config.host,
     port: config.rtmpPort,
@@ -119,7 +137,11 @@ async function serve(argv: string[]): Promise<number> {
       captureDir: config.captureDir,
       recordingsDir: config.recordingsDir,
       upstream: { maxQueuedBytes: config.upstreamQueueBytes },
+      transcode: config.transcode,
+      transcodeStreams: config.transcodeStreams,
+      fallback: ffmpeg === null ? null : { ...DEFAULT_FALLBACK_OPTIONS, ffmpegPath: ffmpeg.path, settings: config.transcodeSettings },
     },
+    maxTranscodes: config.maxTranscodes,
   });
   server.setAuthorizePublish(relay.authorizePublish);
   await server.listen();
@@ -133,6 +155,9 @@ async function serve(argv: string[]): Promise<number> {
       recordingsDir: resolver.mode === 'local' ? config.recordingsDir : undefined,
       graceMs: config.graceMs,
       stallMs: config.stallMs,
+      transcode: config.transcode,
+      maxTranscodes: config.maxTranscodes,
+      ffmpeg: ffmpeg === null ? null : { path: ffmpeg.path, source: ffmpeg.source },
       settingSources: config.sources,
     },
     'relay ready',

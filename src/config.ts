@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './rtmp/server.js';
+import { DEFAULT_TRANSCODE_SETTINGS, type TranscodeSettings } from './fallback/transcoder.js';
 
 export type SettingSource = 'flag' | 'env' | 'config' | 'default';
 
@@ -33,6 +34,19 @@ export const SETTINGS = {
   graceMs: { flag: 'grace-ms', env: 'RINSE_GRACE_MS', kind: 'int', min: 1, max: 3_600_000 },
   stallMs: { flag: 'stall-ms', env: 'RINSE_STALL_MS', kind: 'int', min: 100, max: 3_600_000 },
   upstreamQueueBytes: { flag: 'upstream-queue-bytes', env: 'RINSE_UPSTREAM_QUEUE_BYTES', kind: 'int', min: 65_536, max: 1 << 30 },
+  transcode: { flag: 'transcode', env: 'RINSE_TRANSCODE', kind: 'string' },
+  transcodeStreams: { flag: 'transcode-streams', env: 'RINSE_TRANSCODE_STREAMS', kind: 'string' },
+  maxTranscodes: { flag: 'max-transcodes', env: 'RINSE_MAX_TRANSCODES', kind: 'int', min: 0, max: 10_000 },
+  transcodePreset: { flag: 'transcode-preset', env: null, kind: 'string' },
+  transcodeTune: { flag: 'transcode-tune', env: null, kind: 'string' },
+  transcodeVideoKbps: { flag: 'transcode-video-kbps', env: null, kind: 'int', min: 100, max: 100_000 },
+  transcodeMaxKbps: { flag: 'transcode-max-kbps', env: null, kind: 'int', min: 100, max: 100_000 },
+  transcodeBufferKbits: { flag: 'transcode-buffer-kbits', env: null, kind: 'int', min: 100, max: 1_000_000 },
+  transcodeGopSeconds: { flag: 'transcode-gop-seconds', env: null, kind: 'int', min: 2, max: 10 },
+  transcodeAudio: { flag: 'transcode-audio', env: null, kind: 'string' },
+  transcodeAudioKbps: { flag: 'transcode-audio-kbps', env: null, kind: 'int', min: 16, max: 512 },
+  transcodeAudioRate: { flag: 'transcode-audio-rate', env: null, kind: 'int', min: 8000, max: 96_000 },
+  transcodeAudioChannels: { flag: 'transcode-audio-channels', env: null, kind: 'int', min: 1, max: 2 },
   maxConnections: { flag: 'max-connections', env: null, kind: 'int', min: 1 },
   maxMessageBytes: { flag: 'max-message-bytes', env: null, kind: 'int', min: 1 },
   maxChunkStreams: { flag: 'max-chunk-streams', env: null, kind: 'int', min: 1 },
@@ -62,6 +76,10 @@ export interface ServeConfig {
   graceMs: number;
   stallMs: number;
   upstreamQueueBytes: number;
+  transcode: 'auto' | 'always' | 'never';
+  transcodeStreams: string[];
+  maxTranscodes: number;
+  transcodeSettings: TranscodeSettings;
   limits: Partial<ServerLimits>;
   /** Where each setting that is not a default came from (secrets included, values not). */
   sources: Partial<Record<SettingName, SettingSource>>;
@@ -149,6 +167,23 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   }
   const limits: Partial<ServerLimits> = {};
   for (const key of LIMIT_KEYS) limits[key] = int(key, DEFAULT_SERVER_LIMITS[key]);
+  const transcode = str('transcode') ?? 'auto';
+  if (transcode !== 'auto' && transcode !== 'always' && transcode !== 'never') throw new ConfigError(`transcode: expected auto|always|never, got "${transcode}"`);
+  const transcodeStreams = (str('transcodeStreams') ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+  for (const s of transcodeStreams) if (!/^[^/]+\/[^/]+$/.test(s)) throw new ConfigError(`transcode streams: expected userId/streamId[,...], got "${s}"`);
+  const audioMode = str('transcodeAudio') ?? 'copy';
+  if (audioMode !== 'copy' && audioMode !== 'aac') throw new ConfigError(`transcode audio: expected copy|aac, got "${audioMode}"`);
+  const d = DEFAULT_TRANSCODE_SETTINGS;
+  const transcodeSettings: TranscodeSettings = {
+    preset: str('transcodePreset') ?? d.preset,
+    tune: str('transcodeTune') ?? d.tune,
+    videoKbps: int('transcodeVideoKbps', d.videoKbps),
+    maxKbps: int('transcodeMaxKbps', d.maxKbps),
+    bufferKbits: int('transcodeBufferKbits', d.bufferKbits),
+    gopSeconds: int('transcodeGopSeconds', d.gopSeconds),
+    audio: audioMode === 'copy' ? 'copy' : { kbps: int('transcodeAudioKbps', 128), sampleRate: int('transcodeAudioRate', 44100), channels: int('transcodeAudioChannels', 1) },
+    extraArgs: [],
+  };
   return {
     rtmpPort: int('rtmpPort', 1935),
     host: str('host') ?? '0.0.0.0',
@@ -163,6 +198,10 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     graceMs: int('graceMs', 10_000),
     stallMs: int('stallMs', 5_000),
     upstreamQueueBytes: int('upstreamQueueBytes', 4 * 1024 * 1024),
+    transcode,
+    transcodeStreams,
+    maxTranscodes: int('maxTranscodes', 4),
+    transcodeSettings,
     limits,
     sources,
   };

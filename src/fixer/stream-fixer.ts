@@ -158,6 +158,12 @@ export class StreamFixer {
     this.interleaver = new Interleaver(this.options.reorderWindowMs, (tag) => this.emit(tag), (r) => this.repair(r));
   }
 
+  /** The video frame interval: from the SPS timing, else measured, else 30 fps; in ms. */
+  get videoFrameDurationMs(): number {
+    const fps = this.currentSps?.vui?.fps;
+    return fps && fps > 1 && fps <= 120 ? 1000 / fps : this.videoTimeline.frameDurationMs;
+  }
+
   /** Set when the stream needs what a remux cannot do; the fixer keeps working regardless. */
   get decision(): TranscodeDecision | null {
     return this.decisionValue;

@@ -16,6 +16,8 @@ import { StreamFixer, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerOptions, type 
 import type { RepairRecord, TranscodeDecision } from '../fixer/repairs.js';
 import type { LiveStreamRegistry, MediaFrame, StreamSubscriber } from '../rtmp/live-streams.js';
 import type { StreamPath } from '../rtmp/stream-path.js';
+import { FallbackSwitch, type FallbackOptions, type StreamMode, type TranscodeSlots } from '../fallback/fallback-switch.js';
+import { TranscodeReason } from '../fixer/repairs.js';
 import type { Destination } from './destination.js';
 import { FlvFileSink, fileStamp } from './flv-file-sink.js';
 import { LocalOutput } from './local-output.js';
@@ -32,15 +34,29 @@ export interface RelaySessionOptions {
   recordingsDir: string | null;
   fixer: Partial<FixerOptions>;
   upstream: Partial<Omit<UpstreamOptions, 'url' | 'logger'>>;
+  /** auto: transcode when the fixer says remux cannot do; always/never: as said. */
+  transcode: 'auto' | 'always' | 'never';
+  /** userId/streamId pairs always transcoded. */
+  transcodeStreams: readonly string[];
+  /** ffmpeg and transcode settings; null: transcoding unavailable. */
+  fallback: FallbackOptions | null;
 }
+
+/** At a stream's normal end, ffmpeg may take this long to hand over what it still holds, in ms. */
+const TRANSCODE_DRAIN_MS = 15_000;
 
 export const DEFAULT_RELAY_SESSION_OPTIONS: RelaySessionOptions = {
   graceMs: 10_000,
   stallMs: 5_000,
   captureDir: null,
   recordingsDir: 'recordings',
-  fixer: {},
+  // Decided a little before Cloudflare's 10 s, so the first transcoded keyframe (the frame
+  // after the switch) still lands within 10 s of the last source keyframe.
+  fixer: { maxKeyframeIntervalMs: 9_800 },
   upstream: {},
+  transcode: 'auto',
+  transcodeStreams: [],
+  fallback: null,
 };
 
 export interface RelaySessionStats {
@@ -63,6 +79,7 @@ export class RelaySession implements StreamSubscriber {
   private readonly onEnded: (session: RelaySession) => void;
   private readonly fixer: StreamFixer;
   private readonly output: Output;
+  private readonly fallback: FallbackSwitch | null;
   private capture: FlvFileSink | null = null;
   private publishing = false;
   private lastMediaAtMs = Date.now();
@@ -78,6 +95,7 @@ export class RelaySession implements StreamSubscriber {
     options: RelaySessionOptions;
     logger: Logger;
     onEnded: (session: RelaySession) => void;
+    slots?: TranscodeSlots;
   }) {
     this.path = opts.path;
     this.destination = opts.destination;
@@ -86,10 +104,20 @@ export class RelaySession implements StreamSubscriber {
     this.onEnded = opts.onEnded;
     this.log = opts.logger.child({ relay: opts.path.path });
     this.fixer = new StreamFixer(
-      (tag) => this.output.send(tag),
+      (tag) => (this.fallback ? this.fallback.push(tag) : this.output.send(tag)),
       opts.options.fixer,
       (r) => this.onRepair(r),
     );
+    this.fallback =
+      opts.options.fallback !== null && opts.slots !== undefined && opts.options.transcode !== 'never'
+        ? new FallbackSwitch({
+            send: (tag) => this.output.send(tag),
+            logger: this.log,
+            options: opts.options.fallback,
+            slots: opts.slots,
+            frameMs: () => this.fixer.videoFrameDurationMs,
+          })
+        : null;
     if (opts.destination.kind === 'rtmp') {
       this.output = new Upstream({ ...opts.options.upstream, url: opts.destination.url, logger: this.log });
     } else {
@@ -111,7 +139,19 @@ export class RelaySession implements StreamSubscriber {
       },
       'relay session started',
     );
+    const forced = opts.options.transcode === 'always' || opts.options.transcodeStreams.includes(`${opts.path.userId}/${opts.path.streamId}`);
+    if (forced) this.fallback?.startTranscode('forced by configuration');
     this.registry.subscribe(opts.path.path, this);
+  }
+
+  /** remux, transcode (and why), or a transcode that was refused or failed. */
+  get mode(): { mode: StreamMode; reason: string | null } {
+    return this.fallback ? { mode: this.fallback.mode, reason: this.fallback.reason } : { mode: 'remux', reason: null };
+  }
+
+  /** The running ffmpeg's pid, if any (tests kill it). */
+  get transcoderPid(): number | undefined {
+    return this.fallback?.transcoderPid;
   }
 
   /** True once the session is ending (grace expired or the relay is closing). */
@@ -165,7 +205,7 @@ export class RelaySession implements StreamSubscriber {
     const decision = this.fixer.decision;
     if (decision !== null && !this.decisionLogged) {
       this.decisionLogged = true;
-      this.log.warn({ reason: decision.reason, detail: decision.detail }, 'stream needs a transcode; relaying it remuxed meanwhile');
+      this.onDecision(decision);
     }
   }
 
@@ -179,14 +219,17 @@ export class RelaySession implements StreamSubscriber {
     this.log.info({ graceMs: this.options.graceMs }, 'publisher left: holding the upstream for the grace period');
     this.graceTimer = setTimeout(() => {
       this.graceTimer = null;
-      void this.end('publisher did not come back within the grace period');
+      void this.end('publisher did not come back within the grace period', TRANSCODE_DRAIN_MS);
     }, this.options.graceMs);
   }
 
   // -------------------------------------------------------------------------------------
 
-  /** Unpublish upstream and leave the path; resolves when done. Idempotent. */
-  end(reason: string): Promise<void> {
+  /**
+   * Unpublish upstream and leave the path; resolves when done. Idempotent. A transcoder gets
+   * `drainMs` to hand over what it still holds (the stream ended normally), or none (shutdown).
+   */
+  end(reason: string, drainMs = 0): Promise<void> {
     this.ending ??= (async () => {
       if (this.graceTimer) clearTimeout(this.graceTimer);
       this.graceTimer = null;
@@ -195,11 +238,30 @@ export class RelaySession implements StreamSubscriber {
       this.fixer.flush();
       await this.capture?.close();
       this.capture = null;
+      await this.fallback?.close(drainMs);
       await this.output.close();
-      this.log.info({ reason, ...this.stats, repairsByKind: this.fixer.repairs, upstream: this.upstream?.stats }, 'relay session ended');
+      this.log.info(
+        { reason, ...this.stats, mode: this.mode.mode, modeReason: this.mode.reason, transcoder: this.fallback?.stats, repairsByKind: this.fixer.repairs, upstream: this.upstream?.stats },
+        'relay session ended',
+      );
       this.onEnded(this);
     })();
     return this.ending;
+  }
+
+  private onDecision(decision: TranscodeDecision): void {
+    const reason = `${decision.reason}: ${decision.detail}`;
+    if (this.fallback === null) {
+      this.log.warn({ reason, transcode: this.options.transcode }, 'stream needs a transcode, which is off: relaying it remuxed');
+      return;
+    }
+    if (decision.reason === TranscodeReason.UNSUPPORTED_VIDEO_CODEC) {
+      // The fixer passes no video it cannot read, and the packaged ffmpeg 4.1 cannot demux
+      // enhanced-RTMP FLV: there is nothing to feed a transcoder here.
+      this.log.warn({ reason }, 'stream needs a transcode from a codec this build cannot read: relaying what remains');
+      return;
+    }
+    this.fallback.startTranscode(reason);
   }
 
   private checkStall(): void {

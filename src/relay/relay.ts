@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { LiveStreamRegistry } from '../rtmp/live-streams.js';
 import type { PublishDecision, PublishRequest } from '../rtmp/server-session.js';
 import type { DestinationResolver } from './destination.js';
+import { TranscodeSlots } from '../fallback/fallback-switch.js';
 import { RelaySession, type RelaySessionOptions } from './relay-session.js';
 
 export class Relay {
@@ -18,8 +19,11 @@ export class Relay {
   /** Lookups under way, so two quick publishes of one path share one. */
   private readonly resolving = new Map<string, Promise<PublishDecision>>();
   readonly stats = { publishesAccepted: 0, publishesRejected: 0, sessionsStarted: 0, sessionsEnded: 0 };
+  /** The concurrent transcode cap, shared by every stream. */
+  readonly transcodeSlots: TranscodeSlots;
 
-  constructor(opts: { registry: LiveStreamRegistry; resolver: DestinationResolver; options: RelaySessionOptions; logger: Logger }) {
+  constructor(opts: { registry: LiveStreamRegistry; resolver: DestinationResolver; options: RelaySessionOptions; logger: Logger; maxTranscodes?: number }) {
+    this.transcodeSlots = new TranscodeSlots(opts.maxTranscodes ?? 4);
     this.registry = opts.registry;
     this.resolver = opts.resolver;
     this.options = opts.options;
@@ -62,6 +66,7 @@ export class Relay {
       registry: this.registry,
       options: this.options,
       logger: this.log,
+      slots: this.transcodeSlots,
       onEnded: (s) => {
         if (this.sessions.get(key) === s) this.sessions.delete(key);
         this.stats.sessionsEnded++;

@@ -1,0 +1,354 @@
+/**
+ * Remux or transcode, per stream, on one upstream session.
+ *
+ * Every fixer output tag comes through here. In remux mode it goes straight on. When the
+ * fixer decides a stream needs new keyframes (or a force is configured), the stream switches
+ * to a libx264 transcode and stays there until it ends (no flapping: going back would
+ * restart the decoder chain twice more and every switch costs a keyframe and a burst of
+ * catch-up; a stream that once needed new keyframes is likely to need them again).
+ *
+ * The switch: ffmpeg gets the metadata, the sequence headers and every frame since the last
+ * input keyframe (it cannot decode from anywhere else), then the live stream. Its keyframes
+ * are forced every 2 s of stream time from the first frame after what was already sent. Its
+ * output is mapped back onto the stream's own timeline (`-copyts`, plus the per-track offset
+ * of its first output), frames already sent are dropped, and output starts at the first
+ * forced keyframe, with x264's sequence header right before it: to the receiver the
+ * timestamps run on without a step back.
+ *
+ * A crashed ffmpeg is restarted with backoff the same way (from the last input keyframe,
+ * forcing a keyframe right after what was sent); the upstream session is never touched.
+ */
+import type { Logger } from 'pino';
+import type { FlvTag } from '../flv/flv-reader.js';
+import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
+import { Transcoder, transcodeArgs, type TranscodeSettings } from './transcoder.js';
+
+export type StreamMode = 'remux' | 'transcode' | 'transcode-refused' | 'transcode-failed';
+
+/** Shared by every stream of one relay: the concurrent transcode cap and its counters. */
+export class TranscodeSlots {
+  active = 0;
+  readonly stats = { started: 0, refused: 0, spawns: 0, crashes: 0 };
+  constructor(readonly max: number) {}
+
+  take(): boolean {
+    if (this.active >= this.max) {
+      this.stats.refused++;
+      return false;
+    }
+    this.active++;
+    this.stats.started++;
+    return true;
+  }
+
+  release(): void {
+    this.active = Math.max(0, this.active - 1);
+  }
+}
+
+export interface FallbackOptions {
+  ffmpegPath: string;
+  settings: TranscodeSettings;
+  /** First restart delay after a crash, doubled per consecutive crash, in ms. */
+  restartFirstMs: number;
+  restartMaxMs: number;
+  /** Consecutive crashes without output after which the stream gives up on transcoding. */
+  maxFailures: number;
+  /** Bounds of the input kept from the last keyframe (what a (re)start feeds ffmpeg). */
+  maxCacheFrames: number;
+  maxCacheBytes: number;
+}
+
+export const DEFAULT_FALLBACK_OPTIONS: Omit<FallbackOptions, 'ffmpegPath' | 'settings'> = {
+  restartFirstMs: 250,
+  restartMaxMs: 5000,
+  maxFailures: 5,
+  maxCacheFrames: 3000,
+  maxCacheBytes: 96 * 1024 * 1024,
+};
+
+export interface FallbackStats {
+  transcoderStarts: number;
+  transcoderCrashes: number;
+  framesToFfmpeg: number;
+  framesFromFfmpeg: number;
+  framesDroppedOverlap: number;
+}
+
+export class FallbackSwitch {
+  readonly stats: FallbackStats = { transcoderStarts: 0, transcoderCrashes: 0, framesToFfmpeg: 0, framesFromFfmpeg: 0, framesDroppedOverlap: 0 };
+  private modeValue: StreamMode = 'remux';
+  private reasonValue: string | null = null;
+  private readonly send: (tag: FixerTag) => void;
+  private readonly log: Logger;
+  private readonly options: FallbackOptions;
+  private readonly slots: TranscodeSlots;
+  private readonly frameMs: () => number;
+  private holdingSlot = false;
+  private transcoder: Transcoder | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private closed = false;
+  // What went upstream last, per track (stream timeline, ms).
+  private lastSentVideoMs = -Infinity;
+  private lastSentAudioMs = -Infinity;
+  // Input kept for a (re)start: metadata, headers, frames since the last video keyframe.
+  private metadata: FixerTag | null = null;
+  private videoHeader: FixerTag | null = null;
+  private audioHeader: FixerTag | null = null;
+  private cache: FixerTag[] = [];
+  private cacheBytes = 0;
+  // Mapping of the current transcoder's output.
+  private firstFedMs: { video: number | null; audio: number | null } = { video: null, audio: null };
+  private offsetMs: { video: number | null; audio: number | null } = { video: null, audio: null };
+  private outVideoHeader: FixerTag | null = null;
+  private outAudioHeader: FixerTag | null = null;
+  private sentVideoHeader: Buffer | null = null;
+  private sentAudioHeader: Buffer | null = null;
+  private outStarted = false;
+  private pendingAudio: FixerTag[] = [];
+
+  constructor(opts: { send: (tag: FixerTag) => void; logger: Logger; options: FallbackOptions; slots: TranscodeSlots; frameMs: () => number }) {
+    this.send = opts.send;
+    this.log = opts.logger;
+    this.options = opts.options;
+    this.slots = opts.slots;
+    this.frameMs = opts.frameMs;
+  }
+
+  get mode(): StreamMode {
+    return this.modeValue;
+  }
+
+  get reason(): string | null {
+    return this.reasonValue;
+  }
+
+  /** A fixer output tag. */
+  push(tag: FixerTag): void {
+    if (this.closed) return;
+    this.remember(tag);
+    if (this.modeValue === 'transcode') {
+      if (this.transcoder?.write(tag)) {
+        this.stats.framesToFfmpeg++;
+        this.noteFed(tag);
+      }
+      return;
+    }
+    this.sendOn(tag);
+  }
+
+  /** Switch to transcoding for good. Returns false when the concurrent cap refuses it. */
+  startTranscode(reason: string): boolean {
+    if (this.closed || this.modeValue === 'transcode') return true;
+    if (this.modeValue === 'transcode-refused' || this.modeValue === 'transcode-failed') return false;
+    if (!this.slots.take()) {
+      this.modeValue = 'transcode-refused';
+      this.reasonValue = reason;
+      this.log.warn({ reason, max: this.slots.max, refused: this.slots.stats.refused }, 'transcode refused: concurrent transcode limit reached; staying remuxed');
+      return false;
+    }
+    this.holdingSlot = true;
+    this.modeValue = 'transcode';
+    this.reasonValue = reason;
+    this.log.warn({ reason, lastSentVideoMs: Number.isFinite(this.lastSentVideoMs) ? this.lastSentVideoMs : null }, 'stream mode: transcode');
+    this.spawn();
+    return true;
+  }
+
+  /**
+   * Stop ffmpeg: its input ends, and what it still holds goes upstream for up to `drainMs`
+   * (the stream ended), or it is stopped at once (drainMs 0: rinse stops).
+   */
+  async close(drainMs = 0): Promise<void> {
+    if (this.closed) return;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    const t = this.transcoder;
+    if (t) await t.stop(drainMs);
+    this.transcoder = null;
+    this.closed = true;
+    if (this.holdingSlot) this.slots.release();
+    this.holdingSlot = false;
+  }
+
+  /** The running ffmpeg's pid (tests kill it). */
+  get transcoderPid(): number | undefined {
+    return this.transcoder?.running ? this.transcoder.pid : undefined;
+  }
+
+  // ------------------------------------------------------------------------------------
+
+  private sendOn(tag: FixerTag): void {
+    if (tag.tagType === TAG_VIDEO && !classifyVideo(tag.data).isSequenceHeader) this.lastSentVideoMs = Math.max(this.lastSentVideoMs, tag.timestampMs);
+    if (tag.tagType === TAG_AUDIO && !classifyAudio(tag.data).isSequenceHeader) this.lastSentAudioMs = Math.max(this.lastSentAudioMs, tag.timestampMs);
+    this.send(tag);
+  }
+
+  private remember(tag: FixerTag): void {
+    if (tag.tagType === TAG_SCRIPT) {
+      this.metadata = tag;
+      return;
+    }
+    if (tag.tagType === TAG_VIDEO) {
+      const v = classifyVideo(tag.data);
+      if (v.isSequenceHeader) {
+        this.videoHeader = tag;
+        return;
+      }
+      if (v.isKeyframe) {
+        this.cache = [];
+        this.cacheBytes = 0;
+      }
+    } else if (tag.tagType === TAG_AUDIO && classifyAudio(tag.data).isSequenceHeader) {
+      this.audioHeader = tag;
+      return;
+    }
+    this.cache.push(tag);
+    this.cacheBytes += tag.data.length;
+    while (this.cache.length > this.options.maxCacheFrames || this.cacheBytes > this.options.maxCacheBytes) {
+      // Too long a GOP to keep whole: a (re)start then waits for a later keyframe.
+      const dropped = this.cache.shift() as FixerTag;
+      this.cacheBytes -= dropped.data.length;
+    }
+  }
+
+  private spawn(): void {
+    if (this.closed) return;
+    const fps = 1000 / this.frameMs();
+    const forceFromMs = Number.isFinite(this.lastSentVideoMs) ? this.lastSentVideoMs + this.frameMs() / 2 : 0;
+    // ffmpeg's force_key_frames counts t from the first frame it encodes, even with -copyts.
+    const firstVideo = this.cache.find((t) => t.tagType === TAG_VIDEO);
+    const forceFromEncoderMs = Math.max(0, forceFromMs - (firstVideo?.timestampMs ?? forceFromMs));
+    this.firstFedMs = { video: null, audio: null };
+    this.offsetMs = { video: null, audio: null };
+    this.outStarted = false;
+    this.outVideoHeader = null;
+    this.outAudioHeader = null;
+    this.pendingAudio = [];
+    this.stats.transcoderStarts++;
+    this.slots.stats.spawns++;
+    let producedOutput = false;
+    const transcoder = new Transcoder({
+      ffmpegPath: this.options.ffmpegPath,
+      args: transcodeArgs(this.options.settings, fps, forceFromEncoderMs),
+      logger: this.log,
+      events: {
+        onTag: (t) => {
+          producedOutput = true;
+          this.onOutput(t);
+        },
+        onExit: (code, signal, expected) => {
+          if (expected || this.closed) return;
+          if (this.transcoder === transcoder) this.transcoder = null;
+          this.stats.transcoderCrashes++;
+          this.slots.stats.crashes++;
+          this.failures = producedOutput ? 1 : this.failures + 1;
+          if (this.failures >= this.options.maxFailures) {
+            this.modeValue = 'transcode-failed';
+            this.log.error({ code, signal, failures: this.failures }, 'ffmpeg keeps failing: giving up on transcoding this stream');
+            if (this.holdingSlot) this.slots.release();
+            this.holdingSlot = false;
+            return;
+          }
+          const delayMs = Math.min(this.options.restartMaxMs, this.options.restartFirstMs * 2 ** (this.failures - 1));
+          this.log.warn({ code, signal, restartInMs: delayMs, crashes: this.stats.transcoderCrashes }, 'ffmpeg exited: restarting it');
+          this.restartTimer = setTimeout(() => {
+            this.restartTimer = null;
+            this.spawn();
+          }, delayMs);
+        },
+      },
+    });
+    this.transcoder = transcoder;
+    // What it needs to start decoding: metadata, headers, the frames since the last keyframe.
+    const feed = [this.metadata, this.videoHeader, this.audioHeader, ...this.cache].filter((t): t is FixerTag => t !== null);
+    for (const tag of feed) {
+      if (transcoder.write(tag)) this.stats.framesToFfmpeg++;
+      this.noteFed(tag);
+    }
+    this.log.info({ fps: Math.round(fps * 100) / 100, forceFromMs: Math.round(forceFromMs), fedFrames: feed.length }, 'transcoder fed from the last keyframe');
+  }
+
+  private noteFed(tag: FixerTag): void {
+    if (tag.tagType === TAG_VIDEO && this.firstFedMs.video === null && !classifyVideo(tag.data).isSequenceHeader) this.firstFedMs.video = tag.timestampMs;
+    if (tag.tagType === TAG_AUDIO && this.firstFedMs.audio === null && !classifyAudio(tag.data).isSequenceHeader) this.firstFedMs.audio = tag.timestampMs;
+  }
+
+  private onOutput(t: FlvTag): void {
+    if (this.closed) return; // output while draining still goes on
+    this.stats.framesFromFfmpeg++;
+    if (t.tagType === TAG_SCRIPT) return; // the stream's first onMetaData stays the only one
+    const data = t.data;
+    if (t.tagType === TAG_VIDEO) {
+      const v = classifyVideo(data);
+      if (v.isSequenceHeader) {
+        this.outVideoHeader = { tagType: TAG_VIDEO, timestampMs: 0, data };
+        return;
+      }
+      this.offsetMs.video ??= t.timestampMs - (this.firstFedMs.video ?? t.timestampMs);
+      const ts = t.timestampMs - this.offsetMs.video;
+      if (!this.outStarted) {
+        // The first keyframe after what was already sent (the forced one) starts the output.
+        if (!(v.isKeyframe && ts > this.lastSentVideoMs + this.frameMs() / 4)) {
+          this.stats.framesDroppedOverlap++;
+          return;
+        }
+        this.outStarted = true;
+        this.sendHeaders(ts);
+        this.sendOn({ tagType: TAG_VIDEO, timestampMs: Math.round(ts), data });
+        const held = this.pendingAudio;
+        this.pendingAudio = [];
+        for (const a of held) this.sendAudio(a);
+        this.log.info({ atMs: Math.round(ts), droppedOverlap: this.stats.framesDroppedOverlap }, 'transcoded output starts');
+        return;
+      }
+      if (ts <= this.lastSentVideoMs) {
+        this.stats.framesDroppedOverlap++;
+        return;
+      }
+      if (this.outVideoHeader && (this.sentVideoHeader === null || !this.sentVideoHeader.equals(this.outVideoHeader.data))) this.sendHeaders(ts);
+      this.sendOn({ tagType: TAG_VIDEO, timestampMs: Math.round(ts), data });
+      return;
+    }
+    if (t.tagType === TAG_AUDIO) {
+      if (classifyAudio(data).isSequenceHeader) {
+        this.outAudioHeader = { tagType: TAG_AUDIO, timestampMs: 0, data };
+        return;
+      }
+      this.offsetMs.audio ??= t.timestampMs - (this.firstFedMs.audio ?? t.timestampMs);
+      const tag = { tagType: TAG_AUDIO, timestampMs: Math.round(t.timestampMs - this.offsetMs.audio), data };
+      if (!this.outStarted) {
+        this.pendingAudio.push(tag);
+        if (this.pendingAudio.length > 500) this.pendingAudio.shift();
+        return;
+      }
+      this.sendAudio(tag);
+    }
+  }
+
+  private sendAudio(tag: FixerTag): void {
+    if (tag.timestampMs <= this.lastSentAudioMs) {
+      this.stats.framesDroppedOverlap++;
+      return;
+    }
+    if (this.outAudioHeader && (this.sentAudioHeader === null || !this.sentAudioHeader.equals(this.outAudioHeader.data))) {
+      this.sentAudioHeader = this.outAudioHeader.data;
+      this.send({ ...this.outAudioHeader, timestampMs: tag.timestampMs });
+    }
+    this.sendOn(tag);
+  }
+
+  /** x264's sequence header (and the audio one, if re-encoded) right before the frame at `ms`. */
+  private sendHeaders(ms: number): void {
+    if (this.outVideoHeader) {
+      this.sentVideoHeader = this.outVideoHeader.data;
+      this.send({ ...this.outVideoHeader, timestampMs: Math.round(ms) });
+    }
+    if (this.outAudioHeader && (this.sentAudioHeader === null || !this.sentAudioHeader.equals(this.outAudioHeader.data))) {
+      this.sentAudioHeader = this.outAudioHeader.data;
+      this.send({ ...this.outAudioHeader, timestampMs: Math.round(ms) });
+    }
+  }
+}
