@@ -50,6 +50,9 @@ describe('relay: every remux-fixable fixture, replay -> rinse serve -> ffmpeg re
           expect(received.stderr).toBe('');
           expect(received.code).toBe(0);
           await relay.waitForLog((l) => l.msg === 'relay session ended', 'the relay session to end');
+          // Remux-fixable: ffmpeg is never started.
+          expect(relay.lines.filter((l) => l.msg === 'transcoder started')).toHaveLength(0);
+          expect(relay.lines.find((l) => l.msg === 'relay session ended')?.mode).toBe('remux');
         } finally {
           receiver.kill();
           expect(await relay.stop()).toBe(0);
