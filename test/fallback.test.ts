@@ -82,6 +82,9 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
       const packets = await probePackets(out);
       const keys = expectCleanTimeline(packets);
       expect(packets.filter((p) => p.codecType === 'video')).toHaveLength(c.frames);
+      // Clean AAC passes through the transcode untouched: the source's audio frames, byte for byte.
+      const audioHashes = (list: ProbedPacket[]): string[] => list.filter((p) => p.codecType === 'audio').map((p) => p.md5);
+      expect(audioHashes(packets)).toEqual(audioHashes(await probePackets(fixture(c.name))));
       // The switch: the first transcoded keyframe comes within the GOP maximum of the last
       // source keyframe (no later than max + 1 s, as asked; here within the max itself).
       const starts = Number(relay.lines.find((l) => l.msg === 'transcoded output starts')?.atMs);
