@@ -2,7 +2,7 @@
  * `rinse <command>`: the single entry point. Returns the process exit code.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, resolveServeConfig, serveFlagOptions } from './config.js';
+import { ConfigError, describeConfig, resolveServeConfig, serveFlagOptions } from './config.js';
 import { createLogger } from './log.js';
 import { DEFAULT_SERVER_LIMITS, RtmpServer } from './rtmp/server.js';
 
@@ -13,6 +13,8 @@ commands:
   inspect   tell why Cloudflare would accept or refuse a stream (FLV file or rtmp:// URL)
   fix       repair an FLV file without re-encoding (the same fixer the relay runs live)
   replay    publish an FLV file exactly as stored, paced by its timestamps
+  config    config check: print the effective serve settings, secrets redacted
+  bench     run the benchmarks (source checkout): rinse bench [--quick]
 
 rinse serve options (each also as env var or --config key, flags first):
   --rtmp-port N              RTMP port (default 1935)                  RINSE_RTMP_PORT
@@ -38,7 +40,12 @@ rinse serve options (each also as env var or --config key, flags first):
   --transcode-gop-seconds N  keyframe interval of the transcode (default 2)
   --transcode-audio copy|aac clean AAC passes untouched (default copy); aac: re-encode with
   --transcode-audio-kbps N / --transcode-audio-rate N / --transcode-audio-channels N (128 / 44100 / 1)
-  --config FILE              JSON settings: {"rtmpPort": 1935, "target": "...", ...}
+  --api-port N               HTTP API: /healthz /readyz /metrics /v1/streams (default 9997; 0: any)  RINSE_API_PORT
+  --api-host ADDR            interface for the API (default: --host)   RINSE_API_HOST
+  --api-token TOKEN          bearer token for /metrics and /v1/*        RINSE_API_TOKEN
+  --drain-timeout-ms N       on SIGTERM, let live streams run this long (default 30000)  RINSE_DRAIN_TIMEOUT_MS
+  --target-keyframe-interval-ms N / --max-keyframe-interval-ms N / --reorder-window-ms N   fixer (2000 / 9800 / 500)
+  --config FILE              settings file, YAML (rinse.yml) or JSON, keys as in deploy/rinse.example.yml
   --max-connections N        concurrent connections (default ${DEFAULT_SERVER_LIMITS.maxConnections})
   --max-message-bytes N      largest RTMP message (default ${DEFAULT_SERVER_LIMITS.maxMessageBytes})
   --max-chunk-streams N      chunk streams per session (default ${DEFAULT_SERVER_LIMITS.maxChunkStreams})
@@ -126,12 +133,27 @@ async function serve(argv: string[]): Promise<number> {
     logger,
     ...(resolver.mode === 'local' ? { playOnlyApps: [LOCAL_PLAY_APP] } : {}),
   });
+  const { RelayMetrics } = await import('./api/metrics.js');
+  const { ApiServer } = await import('./api/api-server.js');
+  // The relay is created below; the metrics read it at scrape time.
+  let relayRef: InstanceType<typeof Relay> | null = null;
+  const sessions = (): ReturnType<InstanceType<typeof Relay>['activeSessions']['slice']> => relayRef?.activeSessions ?? [];
+  const count = (values: string[]): Record<string, number> => values.reduce<Record<string, number>>((m, v) => ({ ...m, [v]: (m[v] ?? 0) + 1 }), {});
+  const metrics = new RelayMetrics({
+    publishers: () => server.registry.publishedPaths().filter((p) => p.startsWith(`${config.app}/`)).length,
+    upstreamStates: () => count(sessions().flatMap((s) => (s.upstream ? [s.upstream.stateName] : []))),
+    modes: () => count(sessions().map((s) => s.mode.mode)),
+    transcodesActive: () => relayRef?.transcodeSlots.active ?? 0,
+    transcodesRefused: () => relayRef?.transcodeSlots.stats.refused ?? 0,
+  });
   const relay = new Relay({
     registry: server.registry,
     resolver,
     logger,
+    metrics,
     options: {
       ...DEFAULT_RELAY_SESSION_OPTIONS,
+      fixer: { targetKeyframeIntervalMs: config.targetKeyframeIntervalMs, maxKeyframeIntervalMs: config.maxKeyframeIntervalMs, reorderWindowMs: config.reorderWindowMs },
       graceMs: config.graceMs,
       stallMs: config.stallMs,
       captureDir: config.captureDir,
@@ -143,8 +165,11 @@ async function serve(argv: string[]): Promise<number> {
     },
     maxTranscodes: config.maxTranscodes,
   });
+  relayRef = relay;
   server.setAuthorizePublish(relay.authorizePublish);
   await server.listen();
+  const api = new ApiServer({ server, relay, metrics, ffmpegFound: ffmpeg !== null, token: config.apiToken, logger });
+  const apiPort = await api.listen(config.apiHost, config.apiPort);
   logger.info(
     {
       mode: resolver.mode,
@@ -155,6 +180,8 @@ async function serve(argv: string[]): Promise<number> {
       recordingsDir: resolver.mode === 'local' ? config.recordingsDir : undefined,
       graceMs: config.graceMs,
       stallMs: config.stallMs,
+      apiPort,
+      drainTimeoutMs: config.drainTimeoutMs,
       transcode: config.transcode,
       maxTranscodes: config.maxTranscodes,
       ffmpeg: ffmpeg === null ? null : { path: ffmpeg.path, source: ffmpeg.source },
@@ -168,19 +195,55 @@ async function serve(argv: string[]): Promise<number> {
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');
+        relay.killTranscoders();
         process.exit(130);
       }
       stopping = true;
-      logger.info({ signal }, 'stopping');
+      // Drain: no new connections or publishes, readyz 503 at once; live streams go on until
+      // they end or the drain timeout passes, then are closed cleanly upstream.
+      server.stopAccepting();
+      logger.info({ signal, streams: relay.activeSessions.length, drainTimeoutMs: config.drainTimeoutMs }, 'draining');
       void (async () => {
-        await relay.close();
+        const drained = await relay.drain(config.drainTimeoutMs);
         await server.close();
+        await api.close();
+        logger.info(drained, 'drained: exiting');
         resolve(0);
       })();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** `rinse config check [serve flags]`: the effective settings, secrets redacted; exit 2 on a bad one. */
+async function configCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'check') throw new UsageError('expected "config check [--config FILE] [serve flags]"');
+  const { values } = parseArgs({ args: rest, options: serveFlagOptions(), strict: true, allowPositionals: false });
+  let config;
+  try {
+    config = resolveServeConfig(values, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  const { stringify } = await import('yaml');
+  process.stdout.write(`# effective rinse serve settings (secrets redacted)\n${stringify(describeConfig(config))}`);
+  return 0;
+}
+
+/** `rinse bench [--quick]`: runs bench/run.ts from a source checkout (needs the dev dependencies). */
+async function bench(argv: string[]): Promise<number> {
+  const { spawnSync } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
+  const { resolve: resolvePath } = await import('node:path');
+  const root = resolvePath(import.meta.dirname, '..');
+  const tsx = resolvePath(root, 'node_modules/.bin/tsx');
+  if (!existsSync(resolvePath(root, 'bench/run.ts')) || !existsSync(tsx)) {
+    throw new UsageError('the benchmark runs from a source checkout with dev dependencies: npm install && npm run bench');
+  }
+  return spawnSync(tsx, [resolvePath(root, 'bench/run.ts'), ...argv], { stdio: 'inherit' }).status ?? 2;
 }
 
 async function replay(argv: string[]): Promise<number> {
@@ -298,6 +361,10 @@ export async function main(argv: string[]): Promise<number> {
         return await fix(rest);
       case 'replay':
         return await replay(rest);
+      case 'config':
+        return await configCommand(rest);
+      case 'bench':
+        return await bench(rest);
       case undefined:
       case 'help':
       case '--help':

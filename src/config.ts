@@ -4,6 +4,7 @@
  * one env name and one config key; a bad value names where it came from.
  */
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './rtmp/server.js';
 import { DEFAULT_TRANSCODE_SETTINGS, type TranscodeSettings } from './fallback/transcoder.js';
 
@@ -34,6 +35,13 @@ export const SETTINGS = {
   graceMs: { flag: 'grace-ms', env: 'RINSE_GRACE_MS', kind: 'int', min: 1, max: 3_600_000 },
   stallMs: { flag: 'stall-ms', env: 'RINSE_STALL_MS', kind: 'int', min: 100, max: 3_600_000 },
   upstreamQueueBytes: { flag: 'upstream-queue-bytes', env: 'RINSE_UPSTREAM_QUEUE_BYTES', kind: 'int', min: 65_536, max: 1 << 30 },
+  apiPort: { flag: 'api-port', env: 'RINSE_API_PORT', kind: 'int', min: 0, max: 65535 },
+  apiHost: { flag: 'api-host', env: 'RINSE_API_HOST', kind: 'string' },
+  apiToken: { flag: 'api-token', env: 'RINSE_API_TOKEN', kind: 'string', secret: true },
+  drainTimeoutMs: { flag: 'drain-timeout-ms', env: 'RINSE_DRAIN_TIMEOUT_MS', kind: 'int', min: 0, max: 86_400_000 },
+  targetKeyframeIntervalMs: { flag: 'target-keyframe-interval-ms', env: 'RINSE_TARGET_KEYFRAME_INTERVAL_MS', kind: 'int', min: 1000, max: 10_000 },
+  maxKeyframeIntervalMs: { flag: 'max-keyframe-interval-ms', env: 'RINSE_MAX_KEYFRAME_INTERVAL_MS', kind: 'int', min: 2000, max: 600_000 },
+  reorderWindowMs: { flag: 'reorder-window-ms', env: 'RINSE_REORDER_WINDOW_MS', kind: 'int', min: 0, max: 60_000 },
   transcode: { flag: 'transcode', env: 'RINSE_TRANSCODE', kind: 'string' },
   transcodeStreams: { flag: 'transcode-streams', env: 'RINSE_TRANSCODE_STREAMS', kind: 'string' },
   maxTranscodes: { flag: 'max-transcodes', env: 'RINSE_MAX_TRANSCODES', kind: 'int', min: 0, max: 10_000 },
@@ -76,6 +84,13 @@ export interface ServeConfig {
   graceMs: number;
   stallMs: number;
   upstreamQueueBytes: number;
+  apiPort: number;
+  apiHost: string;
+  apiToken: string | null;
+  drainTimeoutMs: number;
+  targetKeyframeIntervalMs: number;
+  maxKeyframeIntervalMs: number;
+  reorderWindowMs: number;
   transcode: 'auto' | 'always' | 'never';
   transcodeStreams: string[];
   maxTranscodes: number;
@@ -107,8 +122,8 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
       throw new ConfigError(`--config: cannot read ${configPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     try {
-      const parsed: unknown = JSON.parse(text);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
+      const parsed: unknown = /\.ya?ml$/i.test(configPath) ? parseYaml(text) : JSON.parse(text);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a mapping of settings');
       file = parsed as Record<string, unknown>;
     } catch (err) {
       throw new ConfigError(`--config ${configPath}: ${(err as Error).message}`);
@@ -133,7 +148,7 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     }
     const fromFile = file[name];
     if (fromFile !== undefined && fromFile !== null) {
-      if (typeof fromFile !== 'string' && typeof fromFile !== 'number') throw new ConfigError(`config "${name}": expected a string or number`);
+      if (typeof fromFile !== 'string' && typeof fromFile !== 'number') throw new ConfigError(`config "${name}": expected a string or number, got ${Array.isArray(fromFile) ? 'a list' : typeof fromFile}`);
       sources[name] = 'config';
       return { value: fromFile, where: `config "${name}"` };
     }
@@ -198,6 +213,13 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     graceMs: int('graceMs', 10_000),
     stallMs: int('stallMs', 5_000),
     upstreamQueueBytes: int('upstreamQueueBytes', 4 * 1024 * 1024),
+    apiPort: int('apiPort', 9997),
+    apiHost: str('apiHost') ?? str('host') ?? '0.0.0.0',
+    apiToken: str('apiToken'),
+    drainTimeoutMs: int('drainTimeoutMs', 30_000),
+    targetKeyframeIntervalMs: int('targetKeyframeIntervalMs', 2000),
+    maxKeyframeIntervalMs: int('maxKeyframeIntervalMs', 9800),
+    reorderWindowMs: int('reorderWindowMs', 500),
     transcode,
     transcodeStreams,
     maxTranscodes: int('maxTranscodes', 4),
@@ -205,4 +227,22 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     limits,
     sources,
   };
+}
+
+/** The effective settings as printed by `rinse config check`: secrets redacted. */
+export function describeConfig(config: ServeConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key === 'sources') continue;
+    const spec = (SETTINGS as Record<string, SettingSpec>)[key];
+    out[key] = spec?.secret && value !== null ? '***' : key === 'target' && typeof value === 'string' ? redactTarget(value) : value;
+  }
+  out.sources = config.sources;
+  return out;
+}
+
+/** A target URL template with its stream-key part hidden (everything after the app). */
+function redactTarget(url: string): string {
+  const m = /^(rtmps?:\/\/[^/]+\/[^/?]+)(.*)$/i.exec(url);
+  return m ? `${m[1]}${m[2] ? '/***' : ''}` : '***';
 }

@@ -27,7 +27,7 @@ describe('rinse serve (process)', () => {
     const source = await testEncode(SHORT);
     const port = await freePort();
     const recordings = mkdtempSync(join(tmpdir(), 'rinse-cli-serve-'));
-    const child = spawn(process.execPath, [BIN, 'serve', '--rtmp-port', String(port), '--host', '127.0.0.1', '--recordings-dir', recordings], {
+    const child = spawn(process.execPath, [BIN, 'serve', '--rtmp-port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--recordings-dir', recordings], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,11 +19,12 @@ import { ChunkWriter } from '../src/rtmp/chunk-writer.js';
 import { CONTROL_CSID, setChunkSizeMessage, userControlMessage, windowAckSizeMessage } from '../src/rtmp/control-messages.js';
 import { RtmpClient, type PlayedFrame, type RtmpClientOptions } from '../src/rtmp/client.js';
 import { RtmpError, RtmpErrorCode } from '../src/rtmp/errors.js';
-import { HANDSHAKE_SIZE, ServerHandshake } from '../src/rtmp/handshake.js';
+import { ServerHandshake } from '../src/rtmp/handshake.js';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../src/rtmp/message-types.js';
 import { classifyAudio, classifyVideo } from '../src/flv/media-tag.js';
 import { readFlv } from '../src/flv/flv-reader.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
+import { TapProxy } from './support/tap-proxy.js';
 import { decodeReport, probePackets, startFfmpeg, testEncode, type FfmpegProcess } from './support/media.js';
 
 interface Tag {
@@ -97,50 +98,6 @@ function captureLogger(): { logger: NonNullable<RtmpClientOptions['logger']>; li
     },
   });
   return { logger: createLogger({ level: 'debug', destination: sink }), lines };
-}
-
-/**
- * A TCP proxy in front of a server that parses what the client sends after the handshake
- * (C0+C1+C2 = 1 + 2 x 1536 bytes), so a test can see the client's commands.
- */
-class TapProxy {
-  readonly commands: string[] = [];
-  readonly messages: RtmpMessage[] = [];
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(private readonly targetPort: number) {
-    this.server = createServer((client) => {
-      const upstream = netConnect({ host: '127.0.0.1', port: this.targetPort });
-      this.sockets.add(client).add(upstream);
-      let skip = 1 + 2 * HANDSHAKE_SIZE;
-      const parser = new ChunkParser({
-        onMessage: (m) => {
-          this.messages.push(m);
-          if (m.typeId === MessageType.COMMAND_AMF0) this.commands.push(String(decodeAmf0(m.payload)[0]));
-        },
-      });
-      client.on('data', (b: Buffer) => {
-        const rest = skip > 0 ? b.subarray(Math.min(skip, b.length)) : b;
-        skip = Math.max(0, skip - b.length);
-        if (rest.length > 0) parser.push(rest);
-      });
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-    });
-  }
-
-  async start(): Promise<this> {
-    this.port = await listen(this.server);
-    return this;
-  }
-
-  stop(): Promise<void> {
-    return closeServer(this.server, this.sockets);
-  }
 }
 
 describe('RtmpClient against the rinse server', () => {

@@ -173,6 +173,13 @@ export class FallbackSwitch {
     this.holdingSlot = false;
   }
 
+  /** Kill ffmpeg at once (a second signal: rinse exits now). */
+  killNow(): void {
+    this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.transcoder?.kill();
+  }
+
   /** The running ffmpeg's pid (tests kill it). */
   get transcoderPid(): number | undefined {
     return this.transcoder?.running ? this.transcoder.pid : undefined;

@@ -158,6 +158,22 @@ export class StreamFixer {
     this.interleaver = new Interleaver(this.options.reorderWindowMs, (tag) => this.emit(tag), (r) => this.repair(r));
   }
 
+  /** What the stream carries, as far as known: codecs, and from the SPS the picture. */
+  get mediaInfo(): {
+    video: { codec: string; width: number; height: number; fps: number | null; profileIdc: number; levelIdc: number } | { codec: string } | null;
+    audio: { codec: string; sampleRate: number; stereo: boolean } | null;
+  } {
+    const sps = this.currentSps;
+    const video =
+      this.videoCodec === null
+        ? null
+        : sps === null
+          ? { codec: this.videoCodec }
+          : { codec: this.videoCodec, width: sps.width, height: sps.height, fps: sps.vui?.fps ?? null, profileIdc: sps.profileIdc, levelIdc: sps.levelIdc };
+    const audio = this.audioCodec === null ? null : { codec: this.audioCodec, sampleRate: this.audioSampleRate, stereo: this.audioStereo };
+    return { video, audio };
+  }
+
   /** The video frame interval: from the SPS timing, else measured, else 30 fps; in ms. */
   get videoFrameDurationMs(): number {
     const fps = this.currentSps?.vui?.fps;

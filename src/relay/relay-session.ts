@@ -22,6 +22,30 @@ import type { Destination } from './destination.js';
 import { FlvFileSink, fileStamp } from './flv-file-sink.js';
 import { LocalOutput } from './local-output.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
+import type { RelayMetrics } from '../api/metrics.js';
+import { RepairKind } from '../fixer/repairs.js';
+import { classifyVideo } from '../flv/media-tag.js';
+import { redactUrl } from '../rtmp/client.js';
+import { signedDelta32 } from '../fixer/track-timeline.js';
+import { performance } from 'node:perf_hooks';
+
+/** Per-stream JSON for the HTTP API. */
+export interface StreamDescription {
+  userId: string;
+  streamId: string;
+  path: string;
+  publisher: { sessionId: string; address: string | null; since: string } | null;
+  publishes: number;
+  video: StreamFixer['mediaInfo']['video'];
+  audio: StreamFixer['mediaInfo']['audio'];
+  bitrateKbps: number | null;
+  gopSeconds: number | null;
+  mode: StreamMode;
+  modeReason: string | null;
+  repairs: StreamFixer['repairs'];
+  destination: { kind: 'rtmp'; url: string; state: string; connects: number } | { kind: 'local'; playPath: string; recording: string | null };
+  stalls: number;
+}
 
 export interface RelaySessionOptions {
   /** How long the upstream stays open after the publisher left, in ms. */
@@ -87,6 +111,16 @@ export class RelaySession implements StreamSubscriber {
   private readonly stallTimer: NodeJS.Timeout;
   private ending: Promise<void> | null = null;
   private decisionLogged = false;
+  private readonly metrics: RelayMetrics | undefined;
+  /** When each input payload arrived, for the added-latency histogram (passed-through frames). */
+  private readonly arrivals = new WeakMap<Buffer, number>();
+  private publisherSince: Date | null = null;
+  private publishStartedMs = 0;
+  private publishBytes = 0;
+  private lastKeyframeTs: number | null = null;
+  private lastGopMs: number | null = null;
+  /** Arrival of the input being pushed now: output made from it without reusing its buffer. */
+  private pushArrival: number | null = null;
 
   constructor(opts: {
     path: StreamPath;
@@ -96,22 +130,24 @@ export class RelaySession implements StreamSubscriber {
     logger: Logger;
     onEnded: (session: RelaySession) => void;
     slots?: TranscodeSlots;
+    metrics?: RelayMetrics;
   }) {
     this.path = opts.path;
     this.destination = opts.destination;
     this.registry = opts.registry;
     this.options = opts.options;
     this.onEnded = opts.onEnded;
-    this.log = opts.logger.child({ relay: opts.path.path });
+    this.log = opts.logger.child({ relay: opts.path.path, userId: opts.path.userId, streamId: opts.path.streamId });
+    this.metrics = opts.metrics;
     this.fixer = new StreamFixer(
-      (tag) => (this.fallback ? this.fallback.push(tag) : this.output.send(tag)),
+      (tag) => (this.fallback ? this.fallback.push(tag) : this.toDestination(tag)),
       opts.options.fixer,
       (r) => this.onRepair(r),
     );
     this.fallback =
       opts.options.fallback !== null && opts.slots !== undefined && opts.options.transcode !== 'never'
         ? new FallbackSwitch({
-            send: (tag) => this.output.send(tag),
+            send: (tag) => this.toDestination(tag),
             logger: this.log,
             options: opts.options.fallback,
             slots: opts.slots,
@@ -119,7 +155,18 @@ export class RelaySession implements StreamSubscriber {
           })
         : null;
     if (opts.destination.kind === 'rtmp') {
-      this.output = new Upstream({ ...opts.options.upstream, url: opts.destination.url, logger: this.log });
+      const metrics = opts.metrics;
+      this.output = new Upstream({
+        ...opts.options.upstream,
+        url: opts.destination.url,
+        logger: this.log,
+        events: {
+          onConnected: (connects) => {
+            if (connects > 1) metrics?.upstreamReconnects.inc();
+          },
+          onDropped: (reason) => metrics?.framesDropped.inc({ reason }),
+        },
+      });
     } else {
       this.output = new LocalOutput({
         registry: opts.registry,
@@ -147,6 +194,11 @@ export class RelaySession implements StreamSubscriber {
   /** remux, transcode (and why), or a transcode that was refused or failed. */
   get mode(): { mode: StreamMode; reason: string | null } {
     return this.fallback ? { mode: this.fallback.mode, reason: this.fallback.reason } : { mode: 'remux', reason: null };
+  }
+
+  /** Kill this stream's ffmpeg at once (rinse exits now). */
+  killTranscoder(): void {
+    this.fallback?.killNow();
   }
 
   /** The running ffmpeg's pid, if any (tests kill it). */
@@ -180,7 +232,14 @@ export class RelaySession implements StreamSubscriber {
       clearTimeout(this.graceTimer);
       this.graceTimer = null;
     }
+    const publisher = this.registry.get(this.path.path)?.publisher;
+    this.publisherSince = new Date();
+    this.publishStartedMs = Date.now();
+    this.publishBytes = 0;
+    this.lastKeyframeTs = null;
+    if (publisher) this.log.info({ session: publisher.id, remote: publisher.remoteAddress }, 'publisher attached');
     if (this.stats.publishes > 1) {
+      this.metrics?.publisherReconnects.inc();
       this.fixer.newPublish();
       this.log.info({ publishes: this.stats.publishes }, 'publisher back: continuing the same upstream session');
     }
@@ -199,9 +258,27 @@ export class RelaySession implements StreamSubscriber {
       this.lastMediaAtMs = Date.now();
       this.stats.framesIn++;
       this.stats.bytesIn += frame.payload.length;
+      this.publishBytes += frame.payload.length;
+      this.arrivals.set(frame.payload, performance.now());
+      if (this.metrics) {
+        this.metrics.framesIn.inc({ track: frame.kind });
+        this.metrics.bytesIn.inc(frame.payload.length);
+      }
+      if (frame.kind === 'video' && frame.isKeyframe && !frame.isSequenceHeader) {
+        if (this.lastKeyframeTs !== null) {
+          const gapMs = signedDelta32(frame.timestampMs, this.lastKeyframeTs);
+          if (gapMs > 0) {
+            this.lastGopMs = gapMs;
+            this.metrics?.keyframeInterval.observe(gapMs / 1000);
+          }
+        }
+        this.lastKeyframeTs = frame.timestampMs;
+      }
     }
     const tag: FixerTag = { tagType, timestampMs: frame.timestampMs, data: frame.payload };
+    this.pushArrival = performance.now();
     this.fixer.push(tag);
+    this.pushArrival = null;
     const decision = this.fixer.decision;
     if (decision !== null && !this.decisionLogged) {
       this.decisionLogged = true;
@@ -276,7 +353,55 @@ export class RelaySession implements StreamSubscriber {
     publisher.endStalled(silentMs);
   }
 
+  /** Everything bound for the destination passes here (remuxed or transcoded). */
+  private toDestination(tag: FixerTag): void {
+    if (this.metrics && tag.tagType !== TAG_SCRIPT) {
+      const header = tag.tagType === TAG_VIDEO ? classifyVideo(tag.data).isSequenceHeader : false;
+      if (!header) {
+        this.metrics.framesOut.inc({ track: tag.tagType === TAG_AUDIO ? 'audio' : 'video' });
+        this.metrics.bytesOut.inc(tag.data.length);
+        // Passed-through frames carry their own arrival; rebuilt ones take the arrival of the
+        // input whose push produced them (a lower bound for frames the interleaver held).
+        const arrived = this.arrivals.get(tag.data) ?? this.pushArrival;
+        if (arrived !== null) this.metrics.addedLatency.observe((performance.now() - arrived) / 1000);
+      }
+    }
+    this.output.send(tag);
+  }
+
+  /** Per-stream state for the HTTP API. */
+  describe(): StreamDescription {
+    const publisher = this.registry.get(this.path.path)?.publisher ?? null;
+    const info = this.fixer.mediaInfo;
+    const seconds = (Date.now() - this.publishStartedMs) / 1000;
+    const upstream = this.upstream;
+    return {
+      userId: this.path.userId,
+      streamId: this.path.streamId,
+      path: this.path.path,
+      publisher:
+        publisher && this.publishing
+          ? { sessionId: publisher.id, address: publisher.remoteAddress ?? null, since: (this.publisherSince ?? new Date()).toISOString() }
+          : null,
+      publishes: this.stats.publishes,
+      video: info.video,
+      audio: info.audio,
+      bitrateKbps: this.publishing && seconds > 0.5 ? Math.round((this.publishBytes * 8) / seconds / 1000) : null,
+      gopSeconds: this.lastGopMs === null ? null : this.lastGopMs / 1000,
+      mode: this.mode.mode,
+      modeReason: this.mode.reason,
+      repairs: this.fixer.repairs,
+      destination:
+        upstream !== null
+          ? { kind: 'rtmp', url: redactUrl(this.destination.kind === 'rtmp' ? this.destination.url : ''), state: upstream.stateName, connects: upstream.stats.connects }
+          : { kind: 'local', playPath: this.destination.kind === 'local' ? this.destination.playPath : '', recording: (this.output as LocalOutput).recordingPath },
+      stalls: this.stats.stalls,
+    };
+  }
+
   private onRepair(r: RepairRecord): void {
+    this.metrics?.repairs.inc({ kind: r.kind });
+    if (r.kind === RepairKind.DROPPED_BEFORE_IDR) this.metrics?.framesDropped.inc({ reason: 'before-first-idr' });
     this.stats.repairs++;
     this.log.trace({ kind: r.kind, track: r.track, atMs: r.atMs, amount: r.amount }, 'repair');
   }

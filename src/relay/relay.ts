@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { LiveStreamRegistry } from '../rtmp/live-streams.js';
 import type { PublishDecision, PublishRequest } from '../rtmp/server-session.js';
 import type { DestinationResolver } from './destination.js';
+import type { RelayMetrics } from '../api/metrics.js';
 import { TranscodeSlots } from '../fallback/fallback-switch.js';
 import { RelaySession, type RelaySessionOptions } from './relay-session.js';
 
@@ -22,7 +23,10 @@ export class Relay {
   /** The concurrent transcode cap, shared by every stream. */
   readonly transcodeSlots: TranscodeSlots;
 
-  constructor(opts: { registry: LiveStreamRegistry; resolver: DestinationResolver; options: RelaySessionOptions; logger: Logger; maxTranscodes?: number }) {
+  private readonly metrics: RelayMetrics | undefined;
+
+  constructor(opts: { registry: LiveStreamRegistry; resolver: DestinationResolver; options: RelaySessionOptions; logger: Logger; maxTranscodes?: number; metrics?: RelayMetrics }) {
+    this.metrics = opts.metrics;
     this.transcodeSlots = new TranscodeSlots(opts.maxTranscodes ?? 4);
     this.registry = opts.registry;
     this.resolver = opts.resolver;
@@ -37,6 +41,10 @@ export class Relay {
   /** The server's publish hook: accept when the path has (or gets) a destination. */
   readonly authorizePublish = (request: PublishRequest): Promise<PublishDecision> => {
     const key = request.path.path;
+    if (this.draining) {
+      this.stats.publishesRejected++;
+      return Promise.resolve({ ok: false, reason: 'relay is draining: publish to another relay' });
+    }
     const existing = this.sessions.get(key);
     if (existing !== undefined && !existing.isEnding) {
       this.stats.publishesAccepted++;
@@ -67,6 +75,7 @@ export class Relay {
       options: this.options,
       logger: this.log,
       slots: this.transcodeSlots,
+      ...(this.metrics ? { metrics: this.metrics } : {}),
       onEnded: (s) => {
         if (this.sessions.get(key) === s) this.sessions.delete(key);
         this.stats.sessionsEnded++;
@@ -76,6 +85,31 @@ export class Relay {
     this.stats.sessionsStarted++;
     this.stats.publishesAccepted++;
     return { ok: true };
+  }
+
+  private draining = false;
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * Graceful drain: refuse new publishes, let live streams go on until they end (their grace
+   * period included) or `timeoutMs` passes, then end what is left (FCUnpublish upstream).
+   */
+  async drain(timeoutMs: number): Promise<{ endedOnTheirOwn: number; closed: number }> {
+    this.draining = true;
+    const before = this.sessions.size;
+    const deadline = Date.now() + timeoutMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const left = this.sessions.size;
+    await this.close();
+    return { endedOnTheirOwn: before - left, closed: left };
+  }
+
+  /** Kill every ffmpeg at once (a second signal: rinse exits now, nothing left behind). */
+  killTranscoders(): void {
+    for (const s of this.sessions.values()) s.killTranscoder();
   }
 
   /** End every session (upstreams unpublished); for shutdown. */

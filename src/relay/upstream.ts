@@ -35,6 +35,8 @@ export interface UpstreamOptions {
   maxCacheBytes: number;
   /** rtmps: certificate checks (tests only turn this off). */
   rejectUnauthorized: boolean;
+  /** Told when a session comes up (connects counts them) and when a frame is dropped. */
+  events?: { onConnected?(connects: number): void; onDropped?(reason: 'upstream-backpressure'): void };
 }
 
 export const DEFAULT_UPSTREAM_OPTIONS: Omit<UpstreamOptions, 'url' | 'logger'> = {
@@ -104,6 +106,11 @@ export class Upstream {
     return this.state === 'live';
   }
 
+  /** connecting, live (publishing), waiting (to reconnect) or closed. */
+  get stateName(): 'connecting' | 'live' | 'waiting' | 'closed' {
+    return this.state;
+  }
+
   /** Bytes waiting in the upstream socket (bounded by maxQueuedBytes plus one frame). */
   get queuedBytes(): number {
     return this.client?.writableLength ?? 0;
@@ -124,6 +131,7 @@ export class Upstream {
         const key = tag.tagType === TAG_VIDEO && classifyVideo(tag.data).isKeyframe;
         if (!(key && queued <= this.options.maxQueuedBytes / 2)) {
           this.stats.framesDroppedBackpressure++;
+          this.options.events?.onDropped?.('upstream-backpressure');
           return;
         }
         this.dropping = false;
@@ -216,6 +224,7 @@ export class Upstream {
       this.state = 'live';
       this.everConnected = true;
       this.stats.connects++;
+      this.options.events?.onConnected?.(this.stats.connects);
       this.failures = 0;
       this.dropping = false;
       const resume = this.resumeTags();

@@ -33,6 +33,8 @@ export interface StreamSubscriber {
 /** The publishing side of a path, as the registry sees it. */
 export interface StreamPublisher {
   readonly id: string;
+  /** The peer's address:port, when it is a network publisher. */
+  readonly remoteAddress?: string;
   /** Called when a newer publisher takes the path over. */
   replaced(byId: string): void;
   /** End the publisher's connection (a silent stall): it is expected to reconnect. */

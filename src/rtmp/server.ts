@@ -97,9 +97,21 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     return address;
   }
 
+  /** Stop accepting connections; sessions already open go on (graceful drain). */
+  stopAccepting(): void {
+    if (this.server.listening) this.server.close();
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
   /** Stop accepting, end every session, and resolve once the listener is closed. */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => {
+      if (!this.server.listening) resolve();
+      else this.server.close(() => resolve());
+    });
     for (const session of [...this.sessions]) session.close(undefined, 'server shutting down');
     await closed;
     this.log.info('rtmp server closed');

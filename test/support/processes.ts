@@ -40,12 +40,14 @@ export interface RinseProcess {
   waitForLog(pred: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
+  /** The exit code, once it exits by itself. */
+  exited(): Promise<number | null>;
 }
 
 /** `rinse serve --host 127.0.0.1 --rtmp-port <free>` plus `args`; resolves once it listens. */
 export async function startRinse(args: string[], env: NodeJS.ProcessEnv = {}, deadlineMs = 120_000): Promise<RinseProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), ...args], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--api-port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -90,6 +92,7 @@ export async function startRinse(args: string[], env: NodeJS.ProcessEnv = {}, de
       if (exitCode === undefined) child.kill('SIGTERM');
       return exited;
     },
+    exited: () => exited,
   };
   await proc.waitForLog((l) => l.msg === 'relay ready', 'the relay to listen');
   return proc;
@@ -106,9 +109,9 @@ export function runReplay(file: string, url: string, speed = 4, extra: string[] 
   return runProcess(process.execPath, [BIN, 'replay', '--speed', String(speed), ...extra, file, url], timeoutMs);
 }
 
-export function runProcess(cmd: string, args: string[], timeoutMs: number): Promise<ToolRun> {
+export function runProcess(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<ToolRun> {
   return new Promise((resolveRun) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

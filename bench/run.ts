@@ -1,0 +1,327 @@
+/**
+ * `npm run bench` (`npm run bench -- --quick` in CI): added latency, cost per stream and scale
+ * of rinse against peers in the same run, plus offline throughput. Prints a table, writes
+ * bench/results/<date>.json, and reports each target as hit or miss. It fails only when the
+ * benchmark cannot run, never on a figure.
+ *
+ * Live paths (127.0.0.1, one machine; the publisher and the receiver live in this process and
+ * share its clock):
+ *   direct                    publisher -> receiver (the baseline, subtracted)
+ *   rinse remux               publisher -> rinse serve -> receiver
+ *   rinse transcode           publisher -> rinse serve --transcode always -> receiver
+ *   ffmpeg -c copy            publisher -> ffmpeg -listen 1 ... -c copy -> receiver
+ *   ffmpeg libx264 (seed)     publisher -> ffmpeg -listen 1 ... libx264 (seed's settings) -> receiver
+ */
+import { mkdirSync, rmSync, statSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { cpus, totalmem, tmpdir, type } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ChunkParser } from '../src/rtmp/chunk-parser.js';
+import { ChunkWriter } from '../src/rtmp/chunk-writer.js';
+import { MessageType } from '../src/rtmp/message-types.js';
+import { setChunkSizeMessage } from '../src/rtmp/control-messages.js';
+import { FlvReader } from '../src/flv/flv-reader.js';
+import { fixFile } from '../src/fix-file.js';
+import { requireTool } from '../src/tools/ffmpeg-locator.js';
+import { runTool } from '../src/tools/run-tool.js';
+import { makeLargeFlv } from './make-large-flv.js';
+import {
+  Receiver, cpuSeconds, latency, loadTags, memoryMb, processTree, publish, sleep, startFfmpegRelay, startRinse, type LatencyStats, type RelayProcess,
+} from './live.js';
+
+const quick = process.argv.includes('--quick');
+const LATENCY_SECONDS = quick ? 8 : 30;
+const WARMUP_FRAMES = quick ? 60 : 150;
+const SCALE_NS = quick ? [1, 10] : [1, 10, 50, 100];
+const SCALE_SECONDS = quick ? 6 : 20;
+const FIX_MB = quick ? 20 : 100;
+const CACHE = resolve(import.meta.dirname, '../node_modules/.cache/rinse-bench');
+const ffmpeg = requireTool('ffmpeg').path;
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+/** The bench source: 720p30, about 2.5 Mbps, H.264 + AAC, 2 s GOP; made once. */
+async function source(): Promise<string> {
+  mkdirSync(CACHE, { recursive: true });
+  const file = join(CACHE, 'source-720p30-2500k-20s.flv');
+  if (existsSync(file)) return file;
+  const r = await runTool(ffmpeg, [
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '20',
+    '-c:v', 'libx264', '-preset', 'superfast', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '5000k', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0',
+    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '2', '-f', 'flv', `${file}.tmp`,
+  ], 300_000);
+  if (r.code !== 0) throw new Error(`bench source encode failed: ${r.stderr.toString()}`);
+  rmSync(file, { force: true });
+  writeFileSync(file, readFileSync(`${file}.tmp`));
+  rmSync(`${file}.tmp`, { force: true });
+  return file;
+}
+
+/**
+ * Samples the CPU time and RSS of a process and its children (rinse's ffmpeg) from /proc
+ * every 250 ms, so the figures survive processes that exit by themselves when their
+ * publisher leaves (ffmpeg -listen). Peak RSS is the peak of the tree's summed RSS.
+ */
+class ProcessSampler {
+  /** Last CPU seconds seen per pid, and what each had at the start. */
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  peakRssMb = 0;
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly pid: number) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 250);
+  }
+  private sample(): void {
+    let rss = 0;
+    for (const p of processTree(this.pid)) {
+      const cpu = cpuSeconds(p);
+      if (Number.isNaN(cpu)) continue;
+      if (!this.first.has(p)) this.first.set(p, p === this.pid ? cpu : 0);
+      this.last.set(p, cpu);
+      const mem = memoryMb(p);
+      if (!Number.isNaN(mem.rss)) rss += p === this.pid ? Math.max(mem.rss, 0) : mem.rss;
+      if (p === this.pid && !Number.isNaN(mem.peak)) this.peakRssMb = Math.max(this.peakRssMb, mem.peak);
+    }
+    this.peakRssMb = Math.max(this.peakRssMb, rss);
+  }
+  get cpuSeconds(): number {
+    let total = 0;
+    for (const [p, cpu] of this.last) total += cpu - (this.first.get(p) ?? 0);
+    return total;
+  }
+  stop(): void {
+    this.sample();
+    clearInterval(this.timer);
+  }
+}
+
+interface PathResult {
+  name: string;
+  latency: LatencyStats;
+  addedP50: number;
+  addedP95: number;
+  addedP99: number;
+  addedMax: number;
+  /** CPU seconds per media second of the relay process. */
+  cpuPerMediaSecond: number | null;
+  peakRssMb: number | null;
+}
+
+async function measurePath(
+  name: string,
+  receiver: Receiver,
+  tags: ReturnType<typeof loadTags>,
+  start: (stream: string) => Promise<RelayProcess | null>,
+  stream: string,
+): Promise<{ name: string; latency: LatencyStats; cpu: number | null; peak: number | null }> {
+  const relay = await start(stream);
+  const arrivals = receiver.watch(relay ? `live/out/${stream}` : `live/direct/${stream}`);
+  const pid = relay?.child.pid;
+  const sampler = pid ? new ProcessSampler(pid) : null;
+  const url = relay ? relay.ingestUrl(stream) : receiver.url(`live/direct/${stream}`);
+  const sends = await publish(url, tags, LATENCY_SECONDS);
+  await sleep(1500); // let a transcode hand over its last frames
+  sampler?.stop();
+  const cpu = sampler ? sampler.cpuSeconds / LATENCY_SECONDS : null;
+  const peak = sampler ? sampler.peakRssMb : null;
+  await relay?.stop();
+  const stats = latency(sends, arrivals, WARMUP_FRAMES);
+  log(`${name}: ${stats.frames} frames, p50 ${stats.p50.toFixed(2)} ms, p99 ${stats.p99.toFixed(2)} ms${cpu !== null ? `, ${(cpu * 100).toFixed(2)}% of a core` : ''}`);
+  return { name, latency: stats, cpu, peak };
+}
+
+async function liveLatency(receiver: Receiver, tags: ReturnType<typeof loadTags>): Promise<PathResult[]> {
+  const runs = [
+    await measurePath('direct', receiver, tags, async () => null, 'd1'),
+    await measurePath('rinse remux', receiver, tags, () => startRinse(receiver), 'r1'),
+    await measurePath('rinse transcode', receiver, tags, () => startRinse(receiver, ['--transcode', 'always']), 't1'),
+    await measurePath('ffmpeg -c copy', receiver, tags, (s) => startFfmpegRelay(ffmpeg, receiver, s, 'copy'), 'c1'),
+    await measurePath('ffmpeg libx264 (seed)', receiver, tags, (s) => startFfmpegRelay(ffmpeg, receiver, s, 'seed'), 's1'),
+  ];
+  const direct = runs[0]!.latency;
+  return runs.map((r) => ({
+    name: r.name,
+    latency: r.latency,
+    addedP50: r.latency.p50 - direct.p50,
+    addedP95: r.latency.p95 - direct.p95,
+    addedP99: r.latency.p99 - direct.p99,
+    addedMax: r.latency.max - direct.max,
+    cpuPerMediaSecond: r.cpu,
+    peakRssMb: r.peak,
+  }));
+}
+
+interface ScaleResult {
+  streams: number;
+  framesMatched: number;
+  addedP99: number;
+  cpuPercentOfCorePerStream: number;
+  rssMb: number;
+  peakRssMb: number;
+}
+
+async function scale(receiver: Receiver, tags: ReturnType<typeof loadTags>, directP99: number): Promise<ScaleResult[]> {
+  const out: ScaleResult[] = [];
+  for (const n of SCALE_NS) {
+    const relay = await startRinse(receiver);
+    const pid = relay.child.pid as number;
+    const streams = Array.from({ length: n }, (_, i) => `n${n}-${i}`);
+    const arrivals = streams.map((s) => receiver.watch(`live/out/${s}`));
+    const cpu0 = cpuSeconds(pid);
+    const sampler = new ProcessSampler(pid);
+    // Staggered starts so 100 publishers do not send their keyframes in the same millisecond.
+    const t0 = performance.now() + 200;
+    const sends = await Promise.all(streams.map((s, i) => publish(relay.ingestUrl(s), tags, SCALE_SECONDS, t0 + (i * 33) / Math.max(1, n / 30))));
+    const cpu = cpuSeconds(pid) - cpu0;
+    const mem = memoryMb(pid);
+    sampler.stop();
+    await relay.stop();
+    const all: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = sends[i] as number[];
+      const a = arrivals[i] as number[];
+      const m = Math.min(s.length, a.length);
+      for (let k = WARMUP_FRAMES / 2; k < m; k++) all.push((a[k] as number) - (s[k] as number));
+    }
+    all.sort((x, y) => x - y);
+    const p99 = all.length ? (all[Math.min(all.length - 1, Math.ceil(0.99 * all.length) - 1)] as number) : Number.NaN;
+    const row: ScaleResult = {
+      streams: n,
+      framesMatched: all.length,
+      addedP99: p99 - directP99,
+      cpuPercentOfCorePerStream: (100 * cpu) / SCALE_SECONDS / n,
+      rssMb: mem.rss,
+      peakRssMb: mem.peak,
+    };
+    log(`scale ${n}: p99 added ${row.addedP99.toFixed(2)} ms, ${row.cpuPercentOfCorePerStream.toFixed(3)}% of a core per stream, peak RSS ${row.peakRssMb.toFixed(1)} MB`);
+    out.push(row);
+    await sleep(500);
+  }
+  return out;
+}
+
+async function offline(sourceFile: string): Promise<{ fixMBps: number; flvReaderMBps: number; chunkParserMBps: number; fileMB: number }> {
+  const dir = join(tmpdir(), `rinse-bench-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const big = join(dir, 'big.flv');
+  await makeLargeFlv(sourceFile, big, FIX_MB);
+  const size = statSync(big).size;
+  try {
+    const fixStart = performance.now();
+    await fixFile(big, join(dir, 'fixed.flv'));
+    const fixMBps = size / 1e6 / ((performance.now() - fixStart) / 1000);
+
+    const bytes = readFileSync(big);
+    let tags = 0;
+    const readerStart = performance.now();
+    const reader = new FlvReader({ onTag: () => tags++ });
+    for (let o = 0; o < bytes.length; o += 1 << 20) reader.push(bytes.subarray(o, o + (1 << 20)));
+    reader.end();
+    const flvReaderMBps = size / 1e6 / ((performance.now() - readerStart) / 1000);
+
+    // The same media as an RTMP chunk stream (4096-byte chunks), parsed in 64 KiB reads.
+    const writer = new ChunkWriter();
+    writer.chunkSize = 4096;
+    const pieces: Buffer[] = [];
+    const all = new FlvReader({
+      onTag: (t) => {
+        if (t.tagType === 8 || t.tagType === 9) pieces.push(writer.write(t.tagType === 8 ? 4 : 6, { typeId: t.tagType === 8 ? MessageType.AUDIO : MessageType.VIDEO, streamId: 1, timestampMs: t.timestampMs, payload: t.data }));
+      },
+    });
+    all.push(bytes);
+    all.end();
+    const stream = Buffer.concat(pieces);
+    let messages = 0;
+    const parser = new ChunkParser({ onMessage: () => messages++, limits: { maxChunkSize: 1 << 20 } });
+    parser.push(new ChunkWriter().write(2, setChunkSizeMessage(4096)));
+    const parserStart = performance.now();
+    for (let o = 0; o < stream.length; o += 65536) parser.push(stream.subarray(o, o + 65536));
+    const chunkParserMBps = stream.length / 1e6 / ((performance.now() - parserStart) / 1000);
+    log(`offline: fix ${fixMBps.toFixed(0)} MB/s, FLV reader ${flvReaderMBps.toFixed(0)} MB/s (${tags} tags), chunk parser ${chunkParserMBps.toFixed(0)} MB/s (${messages} messages)`);
+    return { fixMBps, flvReaderMBps, chunkParserMBps, fileMB: size / 1e6 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fmt(n: number | null, digits = 2): string {
+  return n === null || Number.isNaN(n) ? 'n/a' : n.toFixed(digits);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const sourceFile = await source();
+  const tags = loadTags(sourceFile);
+  const receiver = new Receiver();
+  await receiver.start();
+  log(`${quick ? 'quick' : 'full'} run: ${LATENCY_SECONDS} s per latency path, scale N = ${SCALE_NS.join(', ')} for ${SCALE_SECONDS} s`);
+  const paths = await liveLatency(receiver, tags);
+  const directP99 = paths[0]!.latency.p99;
+  const scaleRows = await scale(receiver, tags, directP99);
+  await receiver.stop();
+  const off = await offline(sourceFile);
+
+  const remux = paths.find((p) => p.name === 'rinse remux')!;
+  const transcode = paths.find((p) => p.name === 'rinse transcode')!;
+  const copy = paths.find((p) => p.name === 'ffmpeg -c copy')!;
+  const seed = paths.find((p) => p.name === 'ffmpeg libx264 (seed)')!;
+  const ratio = (a: number | null, b: number | null): string => (a === null || b === null || !b ? 'n/a' : (a / b).toFixed(3));
+  const largestN = scaleRows.filter((r) => r.addedP99 <= 50).reduce((m, r) => Math.max(m, r.streams), 0);
+  const s1 = scaleRows.find((r) => r.streams === 1);
+  const sMax = scaleRows[scaleRows.length - 1]!;
+  const perStreamRssMb = scaleRows.length > 1 ? (sMax.rssMb - (s1?.rssMb ?? 0)) / (sMax.streams - 1) : Number.NaN;
+  /** Two GOP caches per stream (the path's for late players, the upstream's for resume): 2 s at 2.6 Mbps each. */
+  const gopCacheMb = (2 * 2 * 2.6) / 8;
+
+  const lines: string[] = [];
+  lines.push(`rinse bench (${quick ? 'quick' : 'full'}) ${new Date().toISOString()} on ${type()} ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
+  lines.push('');
+  lines.push('added latency (ms, vs direct), 720p30 2.5 Mbps, 1 stream    p50      p95      p99      max   CPU %core  peak RSS MB');
+  for (const p of paths.slice(1)) {
+    lines.push(`  ${p.name.padEnd(24)} ${fmt(p.addedP50).padStart(32)} ${fmt(p.addedP95).padStart(8)} ${fmt(p.addedP99).padStart(8)} ${fmt(p.addedMax).padStart(8)} ${fmt(p.cpuPerMediaSecond === null ? null : p.cpuPerMediaSecond * 100).padStart(10)} ${fmt(p.peakRssMb, 1).padStart(12)}`);
+  }
+  lines.push(`  (direct path itself: p50 ${fmt(paths[0]!.latency.p50)} ms, p99 ${fmt(paths[0]!.latency.p99)} ms over ${paths[0]!.latency.frames} frames)`);
+  lines.push('');
+  lines.push('ratios rinse / peer                  p99 added   CPU    peak RSS');
+  lines.push(`  rinse remux / ffmpeg -c copy         ${ratio(remux.addedP99, copy.addedP99).padStart(9)} ${ratio(remux.cpuPerMediaSecond, copy.cpuPerMediaSecond).padStart(6)} ${ratio(remux.peakRssMb, copy.peakRssMb).padStart(10)}`);
+  lines.push(`  rinse remux / ffmpeg libx264 (seed)  ${ratio(remux.addedP99, seed.addedP99).padStart(9)} ${ratio(remux.cpuPerMediaSecond, seed.cpuPerMediaSecond).padStart(6)} ${ratio(remux.peakRssMb, seed.peakRssMb).padStart(10)}`);
+  lines.push(`  rinse transcode / ffmpeg libx264     ${ratio(transcode.addedP99, seed.addedP99).padStart(9)} ${ratio(transcode.cpuPerMediaSecond, seed.cpuPerMediaSecond).padStart(6)} ${ratio(transcode.peakRssMb, seed.peakRssMb).padStart(10)}`);
+  lines.push('');
+  lines.push('rinse remux at N streams     p99 added ms   CPU % of a core per stream   RSS MB   peak RSS MB');
+  for (const r of scaleRows) lines.push(`  ${String(r.streams).padStart(4)} ${fmt(r.addedP99).padStart(29)} ${fmt(r.cpuPercentOfCorePerStream, 3).padStart(28)} ${fmt(r.rssMb, 1).padStart(8)} ${fmt(r.peakRssMb, 1).padStart(13)}`);
+  lines.push(`  largest N tested with p99 added <= 50 ms: ${largestN} (of ${SCALE_NS.join(', ')})`);
+  lines.push('');
+  lines.push(`offline (${off.fileMB.toFixed(0)} MB FLV): fix ${fmt(off.fixMBps, 0)} MB/s, FLV reader ${fmt(off.flvReaderMBps, 0)} MB/s, chunk parser ${fmt(off.chunkParserMBps, 0)} MB/s`);
+  lines.push('');
+  const targets = [
+    { target: 'p99 added <= 5 ms at 1 stream (remux)', value: remux.addedP99, hit: remux.addedP99 <= 5 },
+    { target: `p99 added <= 20 ms at ${sMax.streams} streams (remux)`, value: sMax.addedP99, hit: sMax.addedP99 <= 20 },
+    { target: '<= 0.5% of one core per stream', value: sMax.cpuPercentOfCorePerStream, hit: sMax.cpuPercentOfCorePerStream <= 0.5 },
+    { target: 'RSS growth <= 1 MB per stream beyond its GOP caches', value: perStreamRssMb - gopCacheMb, hit: perStreamRssMb - gopCacheMb <= 1 },
+    { target: 'fix >= 500 MB/s', value: off.fixMBps, hit: off.fixMBps >= 500 },
+  ];
+  lines.push('targets');
+  for (const t of targets) lines.push(`  ${t.hit ? 'HIT ' : 'MISS'}  ${t.target.padEnd(52)} ${fmt(t.value)}`);
+  lines.push(`  (RSS per stream measured ${fmt(perStreamRssMb)} MB, GOP caches estimated ${fmt(gopCacheMb)} MB)`);
+  lines.push('');
+  lines.push(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  const resultsDir = resolve(import.meta.dirname, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}${quick ? '-quick' : ''}.json`);
+  writeFileSync(file, `${JSON.stringify({ quick, machine: { os: type(), cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version }, paths, scale: scaleRows, offline: off, targets, largestNWithin50ms: largestN }, null, 2)}\n`);
+  process.stdout.write(`results: ${file}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: could not run: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

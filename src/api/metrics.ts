@@ -1,0 +1,70 @@
+/**
+ * Prometheus metrics (prom-client), one registry per relay process. Counters are moved by
+ * the relay as things happen; gauges that describe current state are collected at scrape
+ * time from the server and the relay.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface MetricsSources {
+  /** Active publishers (sessions publishing right now). */
+  publishers(): number;
+  /** Upstream sessions by state (connecting, live, waiting). */
+  upstreamStates(): Record<string, number>;
+  /** Streams by mode (remux, transcode, transcode-refused, transcode-failed). */
+  modes(): Record<string, number>;
+  /** Transcodes running now. */
+  transcodesActive(): number;
+  /** Transcodes refused by the cap, since start. */
+  transcodesRefused(): number;
+}
+
+export class RelayMetrics {
+  readonly registry = new Registry();
+  readonly bytesIn = new Counter({ name: 'rinse_bytes_in_total', help: 'Media payload bytes received from publishers', registers: [this.registry] });
+  readonly bytesOut = new Counter({ name: 'rinse_bytes_out_total', help: 'Media payload bytes sent upstream', registers: [this.registry] });
+  readonly framesIn = new Counter({ name: 'rinse_frames_in_total', help: 'Audio and video frames received from publishers', labelNames: ['track'], registers: [this.registry] });
+  readonly framesOut = new Counter({ name: 'rinse_frames_out_total', help: 'Audio and video frames sent to the destination', labelNames: ['track'], registers: [this.registry] });
+  readonly repairs = new Counter({ name: 'rinse_repairs_total', help: 'Stream repairs made by the fixer, by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly framesDropped = new Counter({ name: 'rinse_frames_dropped_total', help: 'Frames dropped, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly keyframeInterval = new Histogram({
+    name: 'rinse_keyframe_interval_seconds',
+    help: 'Interval between video keyframes as received from publishers',
+    buckets: [0.1, 0.5, 1, 2, 3, 4, 6, 8, 10, 15, 30, 60],
+    registers: [this.registry],
+  });
+  readonly upstreamReconnects = new Counter({ name: 'rinse_upstream_reconnects_total', help: 'Upstream sessions re-established after a failure', registers: [this.registry] });
+  readonly publisherReconnects = new Counter({ name: 'rinse_publisher_reconnects_bridged_total', help: 'Publisher reconnects continued on the same upstream session', registers: [this.registry] });
+  readonly addedLatency = new Histogram({
+    name: 'rinse_added_latency_seconds',
+    help: 'Time from a frame arriving from the publisher to its write upstream',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  constructor(sources: MetricsSources) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'rinse_process_' });
+    new Gauge({ name: 'rinse_publishers_active', help: 'Publishers connected and publishing', registers: [this.registry], collect() { this.set(sources.publishers()); } });
+    new Gauge({
+      name: 'rinse_upstream_sessions',
+      help: 'Upstream sessions by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(sources.upstreamStates())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'rinse_streams',
+      help: 'Streams by mode (remux or transcode)',
+      labelNames: ['mode'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const mode of ['remux', 'transcode', 'transcode-refused', 'transcode-failed']) this.set({ mode }, sources.modes()[mode] ?? 0);
+      },
+    });
+    new Gauge({ name: 'rinse_transcodes_active', help: 'ffmpeg transcodes running', registers: [this.registry], collect() { this.set(sources.transcodesActive()); } });
+    new Gauge({ name: 'rinse_transcodes_refused', help: 'Transcodes refused by the concurrency cap since start', registers: [this.registry], collect() { this.set(sources.transcodesRefused()); } });
+  }
+}
