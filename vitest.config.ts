@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Every file: no rinse process printed a test stream key or token.
+    setupFiles: ['test/support/no-secrets.ts'],
   },
 });

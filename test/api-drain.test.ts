@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixtures, type FixtureFile } from '../fixtures/generate.js';
 import { probePackets } from './support/media.js';
-import { BIN, freePort, runProcess, runReplay, startReceiver, startRinse } from './support/processes.js';
+import { BIN, TEST_SECRETS, TEST_STREAM_KEY, freePort, runProcess, runReplay, startReceiver, startRinse } from './support/processes.js';
 import { TapProxy } from './support/tap-proxy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rinse-ops-'));
 let manifest: FixtureFile[];
 const fixture = (name: string): string => (manifest.find((f) => f.name === name) as FixtureFile).file;
 const TOKEN = 'api-token-for-tests';
+TEST_SECRETS.push(TOKEN, 'secret-stream-key', 'api-secret', 'relay-secret');
 
 beforeAll(async () => {
   manifest = await ensureFixtures();
@@ -98,7 +99,7 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
     const out = join(dir, 'drain.flv');
     const receiver = startReceiver(out, await freePort());
     const tap = await new TapProxy(receiver.port).start();
-    const relay = await startRinse(['--target', `rtmp://127.0.0.1:${tap.port}/live/out`, '--grace-ms', '300', '--drain-timeout-ms', '20000', '--recordings-dir', join(dir, 'rec')]);
+    const relay = await startRinse(['--target', `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--drain-timeout-ms', '20000', '--recordings-dir', join(dir, 'rec')]);
     const api = `http://127.0.0.1:${await apiPortOf(relay)}`;
     try {
       const replay = runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/glasses/drain`, 1);

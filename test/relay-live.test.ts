@@ -13,7 +13,7 @@ import { RtmpClient } from '../src/rtmp/client.js';
 import { ensureFixtures, type FixtureFile } from '../fixtures/generate.js';
 import { expectCloudflareClean } from './support/clean-checks.js';
 import { decodeReport, probePackets, startFfmpeg, testEncode } from './support/media.js';
-import { TEST_CERT, freePort, runReplay, startReceiver, startRinse, startTlsTerminator, waitFor } from './support/processes.js';
+import { TEST_CERT, TEST_SECRETS, TEST_STREAM_KEY, freePort, runReplay, startReceiver, startRinse, startTlsTerminator, waitFor } from './support/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rinse-live-'));
 const rec = join(dir, 'recordings');
@@ -49,7 +49,7 @@ describe('relay: live paths', () => {
     const receiver = startReceiver(out, await freePort());
     const tlsPort = await freePort();
     const terminator = await startTlsTerminator(tlsPort, receiver.port);
-    const relay = await startRinse(['--target', `rtmps://127.0.0.1:${tlsPort}/live/out`, '--grace-ms', '300', '--recordings-dir', rec], {
+    const relay = await startRinse(['--target', `rtmps://127.0.0.1:${tlsPort}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--recordings-dir', rec], {
       NODE_EXTRA_CA_CERTS: TEST_CERT,
     });
     try {
@@ -69,7 +69,7 @@ describe('relay: live paths', () => {
     const receiverPort = await freePort();
     const tlsPort = await freePort();
     const terminator = await startTlsTerminator(tlsPort, receiverPort);
-    const relay = await startRinse(['--target', `rtmps://127.0.0.1:${tlsPort}/live/out`, '--grace-ms', '300', '--recordings-dir', rec]);
+    const relay = await startRinse(['--target', `rtmps://127.0.0.1:${tlsPort}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--recordings-dir', rec]);
     try {
       const replay = runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/u/untrusted`, 4);
       const failures = (): number => relay.lines.filter((l) => l.msg === 'upstream down: reconnecting').length;
@@ -88,7 +88,7 @@ describe('relay: live paths', () => {
     const first = join(dir, 'before-kill.flv');
     const second = join(dir, 'after-restart.flv');
     const receiverA = startReceiver(first, port);
-    const relay = await startRinse(['--target', `rtmp://127.0.0.1:${port}/live/out`, '--grace-ms', '300', '--recordings-dir', rec]);
+    const relay = await startRinse(['--target', `rtmp://127.0.0.1:${port}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--recordings-dir', rec]);
     let killedAt = 0;
     let restartedAt = 0;
     try {
@@ -212,6 +212,7 @@ describe('relay: live paths', () => {
 describe('relay: destination lookup against a stand-in cloud API', () => {
   const STREAM_KEY = 'k3y-0f-the-str3am-do-not-log';
   const TOKEN = 'relay-token-never-logged';
+  TEST_SECRETS.push(STREAM_KEY, TOKEN);
 
   it('relays a known stream, rejects a 404 before any media, sends the token, never logs the key', async () => {
     const out = join(dir, 'lookup.flv');

@@ -253,7 +253,6 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   private graceTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private ended = false;
-  private corked = false;
 
   private constructor(url: RtmpUrl, redacted: string, options: RtmpClientOptions) {
     super();
@@ -522,16 +521,6 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
 
   private writeRaw(bytes: Buffer): boolean {
     if (this.socket.destroyed || this.socket.writableEnded) return false;
-    // Messages written in one turn of the event loop leave in one writev: a relay turns one
-    // incoming read into several outgoing messages, and each write is a system call.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
     return this.socket.write(bytes);
   }
 

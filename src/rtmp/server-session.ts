@@ -128,7 +128,8 @@ export class ServerSession implements StreamPublisher {
   };
   private readonly socket: Socket;
   private readonly ctx: SessionContext;
-  private readonly log: Logger;
+  /** A child per session; it gains userId and streamId once the session publishes or plays. */
+  private log: Logger;
   private readonly handshake: ServerHandshake;
   private readonly parser: ChunkParser;
   private readonly writer = new ChunkWriter();
@@ -447,6 +448,7 @@ export class ServerSession implements StreamPublisher {
   }
 
   private startPublish(streamId: number, resolved: StreamPath): void {
+    this.log = this.log.child({ userId: resolved.userId, streamId: resolved.streamId });
     const live = this.ctx.registry.publish(resolved.path, this);
     this.streams.set(streamId, { role: 'publish', path: resolved.path, live });
     this.send(CONTROL_CSID, streamBeginMessage(streamId));
@@ -463,6 +465,7 @@ export class ServerSession implements StreamPublisher {
       this.close(undefined, 'play rejected: bad stream path');
       return;
     }
+    this.log = this.log.child({ userId: resolved.userId, streamId: resolved.streamId });
     this.send(CONTROL_CSID, streamBeginMessage(streamId));
     this.sendStatus(streamId, 'status', 'NetStream.Play.Reset', `playing and resetting ${resolved.path}`);
     this.sendStatus(streamId, 'status', 'NetStream.Play.Start', `started playing ${resolved.path}`);

@@ -14,6 +14,18 @@ export const BIN = resolve(import.meta.dirname, '../../bin/rinse.js');
 export const TEST_CERT = resolve(import.meta.dirname, '../certs/test-only-cert.pem');
 export const TEST_KEY = resolve(import.meta.dirname, '../certs/test-only-key.pem');
 
+/**
+ * Stream keys and tokens the tests put in URLs and settings. Every rinse process's whole
+ * output is searched for them when it exits (test/support/no-secrets.ts fails the file).
+ */
+export const TEST_STREAM_KEY = 'sk-test-stream-key-7f3a';
+export const TEST_SECRETS: string[] = [TEST_STREAM_KEY];
+export const secretLeaks: string[] = [];
+
+function checkForSecrets(output: string, what: string): void {
+  for (const secret of TEST_SECRETS) if (output.includes(secret)) secretLeaks.push(`${what} printed ${secret}`);
+}
+
 export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -71,8 +83,9 @@ export async function startRinse(args: string[], env: NodeJS.ProcessEnv = {}, de
     }
   });
   child.stderr?.on('data', (b: Buffer) => (all += b.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => {
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => {
     clearTimeout(killer);
+    checkForSecrets(all, `rinse ${args.join(' ')}`);
     r(code);
   }));
   let exitCode: number | null | undefined;
@@ -111,6 +124,7 @@ export function runReplay(file: string, url: string, speed = 4, extra: string[] 
 
 export function runProcess(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<ToolRun> {
   return new Promise((resolveRun) => {
+    const isRinse = args[0] === BIN;
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
@@ -119,6 +133,7 @@ export function runProcess(cmd: string, args: string[], timeoutMs: number, env: 
     const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(killer);
+      if (isRinse) checkForSecrets(stdout + stderr, `rinse ${args.slice(1).join(' ')}`);
       resolveRun({ code, stdout, stderr });
     });
   });
@@ -137,7 +152,7 @@ export interface Receiver {
  * A real RTMP receiver: `ffmpeg -listen 1 -i rtmp://127.0.0.1:PORT/live/out -c copy out.flv`.
  * It takes one connection and ends when that publisher leaves.
  */
-export function startReceiver(out: string, port: number, timeoutMs = 120_000, streamName = 'out'): Receiver {
+export function startReceiver(out: string, port: number, timeoutMs = 120_000, streamName = TEST_STREAM_KEY): Receiver {
   const url = `rtmp://127.0.0.1:${port}/live/${streamName}`;
   const child = spawn(
     ffmpegPath,
