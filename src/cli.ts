@@ -86,18 +86,23 @@ function positiveInt(flag: string, value: string | undefined, fallback: number, 
   return n;
 }
 
-async function serve(argv: string[]): Promise<number> {
+/** Serve settings from flags, env and the config file; null for --help. */
+function loadServeConfig(argv: string[]): ReturnType<typeof resolveServeConfig> | null {
   const { values } = parseArgs({ args: argv, options: serveFlagOptions(), strict: true, allowPositionals: false });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  let config;
+  if (values.help) return null;
   try {
-    config = resolveServeConfig(values, process.env);
+    return resolveServeConfig(values, process.env);
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
+  }
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const config = loadServeConfig(argv);
+  if (config === null) {
+    process.stdout.write(USAGE);
+    return 0;
   }
   const { CloudLookupDestination, LocalDestination, LOCAL_PLAY_APP, TemplateDestination } = await import('./relay/destination.js');
   const { Relay } = await import('./relay/relay.js');
@@ -220,13 +225,10 @@ async function serve(argv: string[]): Promise<number> {
 async function configCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'check') throw new UsageError('expected "config check [--config FILE] [serve flags]"');
-  const { values } = parseArgs({ args: rest, options: serveFlagOptions(), strict: true, allowPositionals: false });
-  let config;
-  try {
-    config = resolveServeConfig(values, process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
+  const config = loadServeConfig(rest);
+  if (config === null) {
+    process.stdout.write(USAGE);
+    return 0;
   }
   const { stringify } = await import('yaml');
   process.stdout.write(`# effective rinse serve settings (secrets redacted)\n${stringify(describeConfig(config))}`);

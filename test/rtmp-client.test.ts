@@ -24,7 +24,7 @@ import { MessageType, UserControlEvent, type RtmpMessage } from '../src/rtmp/mes
 import { classifyAudio, classifyVideo } from '../src/flv/media-tag.js';
 import { readFlv } from '../src/flv/flv-reader.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
-import { TapProxy } from './support/tap-proxy.js';
+import { TapProxy, closeServer, listen } from './support/tap-proxy.js';
 import { decodeReport, probePackets, startFfmpeg, testEncode, type FfmpegProcess } from './support/media.js';
 
 interface Tag {
@@ -76,16 +76,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
-}
-
-async function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 /** A logger whose lines the test can read. */

@@ -33,6 +33,22 @@ export function nalToRbsp(nal: Buffer): Buffer {
   return out.subarray(0, o);
 }
 
+/**
+ * Position of the rbsp_stop_one_bit (§7.3.2.11): the last set bit of an RBSP, in bits from
+ * its start. Throws when the RBSP is all zeros.
+ */
+export function rbspStopBitPosition(rbsp: Buffer): number {
+  for (let i = rbsp.length - 1; i >= 0; i--) {
+    const b = rbsp[i] as number;
+    if (b !== 0) {
+      let bit = 7;
+      while (((b >> (7 - bit)) & 1) === 0) bit--;
+      return i * 8 + bit;
+    }
+  }
+  throw new MediaFormatError(MediaFormatErrorCode.H264_BITSTREAM, 'RBSP has no stop bit');
+}
+
 export class BitReader {
   private readonly buf: Buffer;
   private bit = 0;

@@ -14,7 +14,7 @@
  * Unsupported cases throw MediaFormatError (H264_SLICE) and the caller leaves the slice alone:
  * field coding, slice groups (FMO), SI slices, long-term reference IDRs, POC type 1 demotion.
  */
-import { BitReader, nalToRbsp } from './bit-reader.js';
+import { BitReader, nalToRbsp, rbspStopBitPosition } from './bit-reader.js';
 import { BitWriter, rbspToNal } from './bit-writer.js';
 import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
 import type { Pps } from './h264-pps.js';
@@ -39,18 +39,6 @@ function unsupported(message: string): MediaFormatError {
   return new MediaFormatError(MediaFormatErrorCode.H264_SLICE, message);
 }
 
-/** Position of the rbsp_stop_one_bit: the last set bit of the RBSP, in bits from the start. */
-function stopBitPosition(rbsp: Buffer): number {
-  for (let i = rbsp.length - 1; i >= 0; i--) {
-    const b = rbsp[i] as number;
-    if (b !== 0) {
-      let bit = 7;
-      while (((b >> (7 - bit)) & 1) === 0) bit--;
-      return i * 8 + bit;
-    }
-  }
-  throw unsupported('slice RBSP has no stop bit');
-}
 
 /** Rewrite one slice NAL unit (types 1 and 5) with the SPS and PPS it refers to. */
 export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewrite): Buffer {
@@ -110,7 +98,7 @@ export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewri
     w.flag(false); // adaptive_ref_pic_marking_mode_flag: sliding window
     if (!pps.entropyCodingMode) {
       // CAVLC: slice_data follows at bit level; copy through the stop bit, then align.
-      w.copyBits(rbsp, r.bitPosition, stopBitPosition(rbsp) + 1);
+      w.copyBits(rbsp, r.bitPosition, rbspStopBitPosition(rbsp) + 1);
       w.alignWith(false);
     } else {
       copySe(); // slice_qp_delta

@@ -8,7 +8,7 @@
  * H.264 parser calls every I picture a keyframe (it cannot be predicted across), so a
  * demoted IDR would still look like a GOP boundary to FFmpeg-based readers.
  */
-import { nalToRbsp } from './bit-reader.js';
+import { nalToRbsp, rbspStopBitPosition } from './bit-reader.js';
 import { BitWriter, rbspToNal } from './bit-writer.js';
 import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
 import { parseSps, type Sps } from './h264-sps.js';
@@ -28,17 +28,6 @@ export function maxDpbFrames(sps: Sps): number | null {
   return Math.min(Math.floor(mbs / ((sps.codedWidth / 16) * (sps.codedHeight / 16))), MAX_DPB_FRAMES_CAP);
 }
 
-function stopBit(rbsp: Buffer): number {
-  for (let i = rbsp.length - 1; i >= 0; i--) {
-    const b = rbsp[i] as number;
-    if (b !== 0) {
-      let bit = 7;
-      while (((b >> (7 - bit)) & 1) === 0) bit--;
-      return i * 8 + bit;
-    }
-  }
-  throw new MediaFormatError(MediaFormatErrorCode.H264_SPS, 'SPS has no stop bit');
-}
 
 /**
  * The SPS with max_num_ref_frames raised to at least `minRefFrames`; the input itself when it
@@ -57,7 +46,7 @@ export function raiseMaxNumRefFrames(nal: Buffer, minRefFrames: number): Buffer 
   w.copyBits(rbsp, 0, refStart);
   w.ue(minRefFrames);
   const dfb = sps.fieldBits.maxDecFrameBuffering;
-  const end = stopBit(rbsp) + 1;
+  const end = rbspStopBitPosition(rbsp) + 1;
   if (dfb !== null && (sps.vui?.maxDecFrameBuffering ?? 0) < minRefFrames) {
     w.copyBits(rbsp, refEnd, dfb[0]);
     w.ue(minRefFrames);

@@ -14,6 +14,19 @@ export async function expectCloudflareClean(file: string, opts: { minKeyframes?:
   expect(report.verdict.accept).toBe(true);
 
   const packets = await probePackets(file);
+  expectCleanTimeline(packets, opts.minKeyframes ?? 2);
+
+  const decoded = await run(ffmpegPath, ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-']);
+  expect(decoded.stderr).toBe('');
+  return packets;
+}
+
+/**
+ * The ffprobe part of the checks: strictly increasing video DTS and non-decreasing audio DTS
+ * with no step over 1 s, keyframe intervals in [2, 10] s, A/V within 500 ms. Returns the
+ * keyframe DTS list.
+ */
+export function expectCleanTimeline(packets: ProbedPacket[], minKeyframes = 2): number[] {
   const video = packets.filter((p) => p.codecType === 'video');
   const audio = packets.filter((p) => p.codecType === 'audio');
   expect(video.length).toBeGreaterThan(0);
@@ -27,7 +40,7 @@ export async function expectCloudflareClean(file: string, opts: { minKeyframes?:
   }
   // Keyframes as ffprobe judges them (FLV flag, NAL types and its own I-picture rule).
   const keys = video.filter((p) => p.keyframe).map((p) => p.dts);
-  expect(keys.length).toBeGreaterThanOrEqual(opts.minKeyframes ?? 2);
+  expect(keys.length).toBeGreaterThanOrEqual(minKeyframes);
   for (let i = 1; i < keys.length; i++) {
     const gap = keys[i]! - keys[i - 1]!;
     expect(gap, `keyframe interval ending at ${keys[i]}`).toBeGreaterThanOrEqual(2000);
@@ -40,8 +53,5 @@ export async function expectCloudflareClean(file: string, opts: { minKeyframes?:
     else lastAudio = p.dts;
     if (lastVideo !== null && lastAudio !== null) expect(Math.abs(lastAudio - lastVideo), `A/V at ${p.dts}`).toBeLessThanOrEqual(500);
   }
-
-  const decoded = await run(ffmpegPath, ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-']);
-  expect(decoded.stderr).toBe('');
-  return packets;
+  return keys;
 }

@@ -7,12 +7,12 @@ import { ChunkParser } from '../../src/rtmp/chunk-parser.js';
 import { HANDSHAKE_SIZE } from '../../src/rtmp/handshake.js';
 import { MessageType, type RtmpMessage } from '../../src/rtmp/message-types.js';
 
-async function listen(server: Server): Promise<number> {
+export async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
 
-async function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
+export async function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
   for (const s of sockets) s.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
