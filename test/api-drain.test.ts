@@ -93,6 +93,12 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
       receiver.kill();
       await relay.stop();
     }
+    // Every line about the stream names it, and once its publisher is attached, the session.
+    const about = relay.lines.filter((l) => l.relay === 'live/glasses/api-test' || l.path === 'live/glasses/api-test');
+    expect(about.length).toBeGreaterThan(5);
+    for (const line of about) expect(line, String(line.msg)).toMatchObject({ userId: 'glasses', streamId: 'api-test' });
+    const withoutSession = about.filter((l) => l.msg !== 'relay session started' && typeof l.session !== 'string').map((l) => l.msg);
+    expect(withoutSession).toEqual([]);
   });
 
   it('SIGTERM during a live stream: readyz 503 at once, the stream runs to its end, FCUnpublish upstream, exit 0', async () => {

@@ -45,6 +45,7 @@ describe('Upstream under a receiver that stops reading', () => {
     const proxyPort = (proxy.address() as { port: number }).port;
 
     const upstream = new Upstream({ url: `rtmp://127.0.0.1:${proxyPort}/live/bp/test`, logger, maxQueuedBytes: QUEUE_LIMIT });
+    upstream.start();
     try {
       await waitFor(() => upstream.connected, 'the upstream session');
       let offset = 0;

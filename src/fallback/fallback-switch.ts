@@ -81,7 +81,7 @@ export class FallbackSwitch {
   private modeValue: StreamMode = 'remux';
   private reasonValue: string | null = null;
   private readonly send: (tag: FixerTag) => void;
-  private readonly log: Logger;
+  private log: Logger;
   private readonly options: FallbackOptions;
   private readonly slots: TranscodeSlots;
   private readonly frameMs: () => number;
@@ -115,6 +115,11 @@ export class FallbackSwitch {
     this.options = opts.options;
     this.slots = opts.slots;
     this.frameMs = opts.frameMs;
+  }
+
+  /** Log through `logger` from now on (the relay session's, bound to the current publisher). */
+  setLogger(logger: Logger): void {
+    this.log = logger;
   }
 
   get mode(): StreamMode {

@@ -99,7 +99,9 @@ export class RelaySession implements StreamSubscriber {
   readonly stats: RelaySessionStats = { publishes: 0, stalls: 0, framesIn: 0, bytesIn: 0, repairs: 0 };
   private readonly registry: LiveStreamRegistry;
   private readonly options: RelaySessionOptions;
-  private readonly log: Logger;
+  /** Bound to userId, streamId and, while one publishes, the publisher's session id. */
+  private log: Logger;
+  private readonly baseLog: Logger;
   private readonly onEnded: (session: RelaySession) => void;
   private readonly fixer: StreamFixer;
   private readonly output: Output;
@@ -137,7 +139,8 @@ export class RelaySession implements StreamSubscriber {
     this.registry = opts.registry;
     this.options = opts.options;
     this.onEnded = opts.onEnded;
-    this.log = opts.logger.child({ relay: opts.path.path, userId: opts.path.userId, streamId: opts.path.streamId });
+    this.baseLog = opts.logger.child({ relay: opts.path.path, userId: opts.path.userId, streamId: opts.path.streamId });
+    this.log = this.baseLog;
     this.metrics = opts.metrics;
     this.fixer = new StreamFixer(
       (tag) => (this.fallback ? this.fallback.push(tag) : this.toDestination(tag)),
@@ -237,7 +240,14 @@ export class RelaySession implements StreamSubscriber {
     this.publishStartedMs = Date.now();
     this.publishBytes = 0;
     this.lastKeyframeTs = null;
-    if (publisher) this.log.info({ session: publisher.id, remote: publisher.remoteAddress }, 'publisher attached');
+    if (publisher) {
+      // Every line about this stream from now on names the publishing session too.
+      this.log = this.baseLog.child({ session: publisher.id });
+      this.upstream?.setLogger(this.log);
+      this.fallback?.setLogger(this.log);
+      this.log.info({ remote: publisher.remoteAddress }, 'publisher attached');
+    }
+    this.upstream?.start();
     if (this.stats.publishes > 1) {
       this.metrics?.publisherReconnects.inc();
       this.fixer.newPublish();

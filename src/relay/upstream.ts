@@ -78,12 +78,15 @@ export class Upstream {
   };
   readonly redactedUrl: string;
   private readonly options: UpstreamOptions;
-  private readonly log: Logger;
+  private log: Logger;
+  /** What the RTMP client of the next session logs through. */
+  private clientLogger: Logger;
   private state: State = 'waiting';
   private client: RtmpClient | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private failures = 0;
   private dropping = false;
+  private started = false;
   // Resume cache
   private metadata: FixerTag | null = null;
   private videoHeader: FixerTag | null = null;
@@ -98,8 +101,16 @@ export class Upstream {
   constructor(options: Partial<UpstreamOptions> & Pick<UpstreamOptions, 'url' | 'logger'>) {
     this.options = { ...DEFAULT_UPSTREAM_OPTIONS, ...options };
     this.redactedUrl = redactUrl(this.options.url);
+    this.clientLogger = this.options.logger;
     this.log = this.options.logger.child({ upstream: this.redactedUrl });
-    this.connect();
+  }
+
+  /** Connect (once): the relay session calls it when its first publisher is attached. */
+  start(): void {
+    if (this.state === 'waiting' && !this.started && this.retryTimer === null) {
+      this.started = true;
+      this.connect();
+    }
   }
 
   get connected(): boolean {
@@ -109,6 +120,12 @@ export class Upstream {
   /** connecting, live (publishing), waiting (to reconnect) or closed. */
   get stateName(): 'connecting' | 'live' | 'waiting' | 'closed' {
     return this.state;
+  }
+
+  /** Log through `logger` from now on (the relay session's, bound to the current publisher). */
+  setLogger(logger: Logger): void {
+    this.clientLogger = logger;
+    this.log = logger.child({ upstream: this.redactedUrl });
   }
 
   /** Bytes waiting in the upstream socket (bounded by maxQueuedBytes plus one frame). */
@@ -203,7 +220,7 @@ export class Upstream {
       let client: RtmpClient | null = null;
       try {
         client = await RtmpClient.connect(this.options.url, {
-          logger: this.options.logger,
+          logger: this.clientLogger,
           connectTimeoutMs: this.options.connectTimeoutMs,
           tls: { rejectUnauthorized: this.options.rejectUnauthorized },
         });

@@ -337,7 +337,7 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     this.send(CONTROL_CSID, { typeId: MessageType.USER_CONTROL, streamId: 0, timestampMs: 0, payload: setBuffer });
     this.sendCommand(streamId, 'play', this.nextTransactionId++, null, this.url.streamName, PLAY_START_LIVE_OR_RECORDED);
     await started;
-    this.log?.info({ streamId }, 'rtmp client play started');
+    this.log?.info({ rtmpStreamId: streamId }, 'rtmp client play started');
   }
 
   /**
@@ -356,7 +356,7 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     this.sendCommand(streamId, 'publish', this.nextTransactionId++, null, name, 'live');
     await started;
     this.role = 'publishing';
-    this.log?.info({ streamId }, 'rtmp client publish started');
+    this.log?.info({ rtmpStreamId: streamId }, 'rtmp client publish started');
   }
 
   /**
