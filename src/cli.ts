@@ -122,6 +122,8 @@ async function serve(argv: string[]): Promise<number> {
     throw new UsageError(`destination: ${(err as Error).message}`);
   }
   const logger = createLogger({ level: config.logLevel });
+  // Set once the metrics exist (they read the server, so the server comes first).
+  let metricsRef: { framesDropped: { inc(labels: { reason: string }): void } } | null = null;
   let ffmpeg: { path: string; source: string } | null = null;
   if (config.transcode !== 'never' && config.maxTranscodes > 0) {
     try {
@@ -137,6 +139,7 @@ async function serve(argv: string[]): Promise<number> {
     limits: config.limits,
     logger,
     ...(resolver.mode === 'local' ? { playOnlyApps: [LOCAL_PLAY_APP] } : {}),
+    onPlayerFrameDropped: () => metricsRef?.framesDropped.inc({ reason: 'player-backpressure' }),
   });
   const { RelayMetrics } = await import('./api/metrics.js');
   const { ApiServer } = await import('./api/api-server.js');
@@ -151,6 +154,7 @@ async function serve(argv: string[]): Promise<number> {
     transcodesActive: () => relayRef?.transcodeSlots.active ?? 0,
     transcodesRefused: () => relayRef?.transcodeSlots.stats.refused ?? 0,
   });
+  metricsRef = metrics;
   const relay = new Relay({
     registry: server.registry,
     resolver,

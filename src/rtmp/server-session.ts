@@ -74,6 +74,8 @@ export interface SessionContext {
    * NetStream.Publish.BadName and ends the session; until the answer, media is not accepted.
    */
   readonly authorizePublish?: (request: PublishRequest) => Promise<PublishDecision>;
+  /** Told each time a player's frame is dropped because the player cannot keep up. */
+  readonly onPlayerFrameDropped?: () => void;
   /** Apps a client may publish to. */
   readonly publishApps: readonly string[];
   /** Apps a client may play from. */
@@ -566,6 +568,7 @@ export class ServerSession implements StreamPublisher {
 
   countDropped(): void {
     this.stats.framesDropped++;
+    this.ctx.onPlayerFrameDropped?.();
   }
 }
 

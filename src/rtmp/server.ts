@@ -39,6 +39,8 @@ export interface RtmpServerOptions {
   logger: Logger;
   /** Asked before each publish is accepted (the relay's destination lookup). */
   authorizePublish?: (request: PublishRequest) => Promise<PublishDecision>;
+  /** Told each time a player's frame is dropped because the player cannot keep up. */
+  onPlayerFrameDropped?: () => void;
 }
 
 export interface RtmpServerEvents {
@@ -56,6 +58,7 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
   private readonly port: number;
   private readonly playApps: readonly string[];
   private authorizePublish: ((request: PublishRequest) => Promise<PublishDecision>) | undefined;
+  private readonly onPlayerFrameDropped: (() => void) | undefined;
   /** Lifetime counters. */
   readonly stats = { connectionsAccepted: 0, connectionsRefused: 0, sessionErrors: new Map<string, number>() };
 
@@ -69,6 +72,7 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     this.log = options.logger.child({ component: 'rtmp' });
     this.registry = new LiveStreamRegistry(this.limits);
     this.authorizePublish = options.authorizePublish;
+    this.onPlayerFrameDropped = options.onPlayerFrameDropped;
     this.server = createServer((socket) => this.onConnection(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'rtmp server error'));
   }
@@ -139,6 +143,7 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
         limits: this.limits,
         logger: this.log,
         ...(this.authorizePublish ? { authorizePublish: this.authorizePublish } : {}),
+        ...(this.onPlayerFrameDropped ? { onPlayerFrameDropped: this.onPlayerFrameDropped } : {}),
       },
       (info) => {
         this.sessions.delete(session);
