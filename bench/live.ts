@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -16,19 +15,13 @@ import { readFlv, type FlvTag } from '../src/flv/flv-reader.js';
 import { classifyVideo } from '../src/flv/media-tag.js';
 import { RtmpClient } from '../src/rtmp/client.js';
 import { RtmpServer } from '../src/rtmp/server.js';
+import { freePort } from '../test/support/processes.js';
 import type { MediaFrame, StreamSubscriber } from '../src/rtmp/live-streams.js';
 
 export const BIN = resolve(import.meta.dirname, '../bin/rinse.js');
 const silent = pino({ level: 'silent' });
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
+export { freePort };
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The media tags of an FLV file, without script tags, for publishing. */

@@ -7,21 +7,17 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureFixtures, type FixtureFile } from '../fixtures/generate.js';
+import { describe, expect, it } from 'vitest';
+import { useFixtures } from './support/fixtures.js';
 import { probePackets } from './support/media.js';
 import { BIN, TEST_SECRETS, TEST_STREAM_KEY, freePort, runProcess, runReplay, startReceiver, startRinse } from './support/processes.js';
 import { TapProxy } from './support/tap-proxy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rinse-ops-'));
-let manifest: FixtureFile[];
-const fixture = (name: string): string => (manifest.find((f) => f.name === name) as FixtureFile).file;
+const fixture = useFixtures();
 const TOKEN = 'api-token-for-tests';
 TEST_SECRETS.push(TOKEN, 'secret-stream-key', 'api-secret', 'relay-secret');
 
-beforeAll(async () => {
-  manifest = await ensureFixtures();
-}, 600_000);
 
 /** Prometheus text exposition: every sample line is `name{labels} value`. Returns samples by series. */
 function parsePrometheus(text: string): Map<string, number> {

@@ -8,20 +8,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureFixtures, type FixtureFile } from '../fixtures/generate.js';
+import { describe, expect, it } from 'vitest';
+import { useFixtures } from './support/fixtures.js';
 import { decodeReport, ffmpegPath, probePackets, run, type ProbedPacket } from './support/media.js';
 import { freePort, runReplay, startReceiver, startRinse, waitFor } from './support/processes.js';
 import { expectCleanTimeline } from './support/clean-checks.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rinse-fallback-'));
 const rec = join(dir, 'recordings');
-let manifest: FixtureFile[];
-const fixture = (name: string): string => (manifest.find((f) => f.name === name) as FixtureFile).file;
+const fixture = useFixtures();
 
-beforeAll(async () => {
-  manifest = await ensureFixtures();
-}, 600_000);
 
 function isAlive(pid: number): boolean {
   try {

@@ -7,22 +7,18 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFlv } from '../src/flv/flv-reader.js';
 import { RtmpClient } from '../src/rtmp/client.js';
-import { ensureFixtures, type FixtureFile } from '../fixtures/generate.js';
+import { useFixtures } from './support/fixtures.js';
 import { expectCloudflareClean } from './support/clean-checks.js';
 import { decodeReport, probePackets, startFfmpeg, testEncode } from './support/media.js';
 import { TEST_CERT, TEST_SECRETS, TEST_STREAM_KEY, freePort, runReplay, startReceiver, startRinse, startTlsTerminator, waitFor } from './support/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rinse-live-'));
 const rec = join(dir, 'recordings');
-let manifest: FixtureFile[];
-const fixture = (name: string): string => (manifest.find((f) => f.name === name) as FixtureFile).file;
+const fixture = useFixtures();
 
-beforeAll(async () => {
-  manifest = await ensureFixtures();
-}, 600_000);
 
 describe('relay: live paths', () => {
   it('ffmpeg as the publisher, clean stream, to an ffmpeg receiver', async () => {

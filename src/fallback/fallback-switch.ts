@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import type { FlvTag } from '../flv/flv-reader.js';
 import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
+import { ResumeCache } from '../relay/resume-cache.js';
 import { Transcoder, transcodeArgs, type TranscodeSettings } from './transcoder.js';
 
 export type StreamMode = 'remux' | 'transcode' | 'transcode-refused' | 'transcode-failed';
@@ -93,12 +94,8 @@ export class FallbackSwitch {
   // What went upstream last, per track (stream timeline, ms).
   private lastSentVideoMs = -Infinity;
   private lastSentAudioMs = -Infinity;
-  // Input kept for a (re)start: metadata, headers, frames since the last video keyframe.
-  private metadata: FixerTag | null = null;
-  private videoHeader: FixerTag | null = null;
-  private audioHeader: FixerTag | null = null;
-  private cache: FixerTag[] = [];
-  private cacheBytes = 0;
+  /** Input kept for a (re)start: metadata, headers, frames since the last video keyframe. */
+  private readonly cache: ResumeCache;
   // Mapping of the current transcoder's output.
   private firstFedMs: { video: number | null; audio: number | null } = { video: null, audio: null };
   private offsetMs: { video: number | null; audio: number | null } = { video: null, audio: null };
@@ -115,6 +112,7 @@ export class FallbackSwitch {
     this.options = opts.options;
     this.slots = opts.slots;
     this.frameMs = opts.frameMs;
+    this.cache = new ResumeCache({ maxFrames: opts.options.maxCacheFrames, maxBytes: opts.options.maxCacheBytes });
   }
 
   /** Log through `logger` from now on (the relay session's, bound to the current publisher). */
@@ -133,7 +131,7 @@ export class FallbackSwitch {
   /** A fixer output tag. */
   push(tag: FixerTag): void {
     if (this.closed) return;
-    this.remember(tag);
+    this.cache.remember(tag);
     if (this.modeValue === 'transcode') {
       if (this.transcoder?.write(tag)) {
         this.stats.framesToFfmpeg++;
@@ -198,40 +196,12 @@ export class FallbackSwitch {
     this.send(tag);
   }
 
-  private remember(tag: FixerTag): void {
-    if (tag.tagType === TAG_SCRIPT) {
-      this.metadata = tag;
-      return;
-    }
-    if (tag.tagType === TAG_VIDEO) {
-      const v = classifyVideo(tag.data);
-      if (v.isSequenceHeader) {
-        this.videoHeader = tag;
-        return;
-      }
-      if (v.isKeyframe) {
-        this.cache = [];
-        this.cacheBytes = 0;
-      }
-    } else if (tag.tagType === TAG_AUDIO && classifyAudio(tag.data).isSequenceHeader) {
-      this.audioHeader = tag;
-      return;
-    }
-    this.cache.push(tag);
-    this.cacheBytes += tag.data.length;
-    while (this.cache.length > this.options.maxCacheFrames || this.cacheBytes > this.options.maxCacheBytes) {
-      // Too long a GOP to keep whole: a (re)start then waits for a later keyframe.
-      const dropped = this.cache.shift() as FixerTag;
-      this.cacheBytes -= dropped.data.length;
-    }
-  }
-
   private spawn(): void {
     if (this.closed) return;
     const fps = 1000 / this.frameMs();
     const forceFromMs = Number.isFinite(this.lastSentVideoMs) ? this.lastSentVideoMs + this.frameMs() / 2 : 0;
     // ffmpeg's force_key_frames counts t from the first frame it encodes, even with -copyts.
-    const firstVideo = this.cache.find((t) => t.tagType === TAG_VIDEO);
+    const firstVideo = this.cache.frames.find((t) => t.tagType === TAG_VIDEO);
     const forceFromEncoderMs = Math.max(0, forceFromMs - (firstVideo?.timestampMs ?? forceFromMs));
     this.firstFedMs = { video: null, audio: null };
     this.offsetMs = { video: null, audio: null };
@@ -275,7 +245,7 @@ export class FallbackSwitch {
     });
     this.transcoder = transcoder;
     // What it needs to start decoding: metadata, headers, the frames since the last keyframe.
-    const feed = [this.metadata, this.videoHeader, this.audioHeader, ...this.cache].filter((t): t is FixerTag => t !== null);
+    const feed = [...this.cache.headers(), ...this.cache.frames];
     for (const tag of feed) {
       if (transcoder.write(tag)) this.stats.framesToFfmpeg++;
       this.noteFed(tag);

@@ -264,13 +264,15 @@ export class RelaySession implements StreamSubscriber {
     if (this.ending) return;
     const tagType = frame.kind === 'audio' ? TAG_AUDIO : frame.kind === 'video' ? TAG_VIDEO : TAG_SCRIPT;
     this.capture?.writeTag(tagType, frame.timestampMs, frame.payload);
+    // One clock read per frame, and the latency bookkeeping only when metrics are collected.
+    const arrivedAt = this.metrics ? performance.now() : null;
     if (frame.kind !== 'data') {
       this.lastMediaAtMs = Date.now();
       this.stats.framesIn++;
       this.stats.bytesIn += frame.payload.length;
       this.publishBytes += frame.payload.length;
-      this.arrivals.set(frame.payload, performance.now());
-      if (this.metrics) {
+      if (this.metrics && arrivedAt !== null) {
+        this.arrivals.set(frame.payload, arrivedAt);
         this.metrics.framesIn.inc({ track: frame.kind });
         this.metrics.bytesIn.inc(frame.payload.length);
       }
@@ -286,7 +288,7 @@ export class RelaySession implements StreamSubscriber {
       }
     }
     const tag: FixerTag = { tagType, timestampMs: frame.timestampMs, data: frame.payload };
-    this.pushArrival = performance.now();
+    this.pushArrival = arrivedAt;
     this.fixer.push(tag);
     this.pushArrival = null;
     const decision = this.fixer.decision;

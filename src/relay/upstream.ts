@@ -15,8 +15,9 @@
 import type { Logger } from 'pino';
 import { encodeAmf0 } from '../rtmp/amf0.js';
 import { RtmpClient, redactUrl } from '../rtmp/client.js';
-import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
-import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
+import { classifyVideo } from '../flv/media-tag.js';
+import { ResumeCache } from './resume-cache.js';
+import { TAG_AUDIO, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
 
 export interface UpstreamOptions {
   /** rtmp:// or rtmps:// with app and stream key. Never logged unredacted. */
@@ -87,22 +88,16 @@ export class Upstream {
   private failures = 0;
   private dropping = false;
   private started = false;
-  // Resume cache
-  private metadata: FixerTag | null = null;
-  private videoHeader: FixerTag | null = null;
-  private audioHeader: FixerTag | null = null;
-  private gop: FixerTag[] = [];
-  private gopBytes = 0;
-  /** Collecting: from the start (until the first session is up) or from the latest keyframe. */
-  private gopOpen = true;
-  /** Until the first session is up, everything is kept, not only the latest GOP. */
-  private everConnected = false;
+  /** Metadata, headers and the frames since the latest keyframe, for each new session. */
+  private readonly cache: ResumeCache;
 
   constructor(options: Partial<UpstreamOptions> & Pick<UpstreamOptions, 'url' | 'logger'>) {
     this.options = { ...DEFAULT_UPSTREAM_OPTIONS, ...options };
     this.redactedUrl = redactUrl(this.options.url);
     this.clientLogger = this.options.logger;
     this.log = this.options.logger.child({ upstream: this.redactedUrl });
+    // Until the first session is up everything is kept, so the stream's start is not lost.
+    this.cache = new ResumeCache({ maxFrames: this.options.maxCacheFrames, maxBytes: this.options.maxCacheBytes }, true);
   }
 
   /** Connect (once): the relay session calls it when its first publisher is attached. */
@@ -136,7 +131,7 @@ export class Upstream {
   /** A fixer output tag. */
   send(tag: FixerTag): void {
     if (this.state === 'closed') return;
-    const critical = this.remember(tag);
+    const critical = this.cache.remember(tag);
     if (this.state !== 'live' || this.client === null) {
       this.stats.framesWhileDown++;
       return;
@@ -168,40 +163,6 @@ export class Upstream {
     this.client = null;
     if (client !== null) await client.close();
     this.log.info({ ...this.stats }, 'upstream closed');
-  }
-
-  /** Keep what a reconnect needs; returns whether the tag must never be dropped. */
-  private remember(tag: FixerTag): boolean {
-    if (tag.tagType === TAG_SCRIPT) {
-      this.metadata = tag;
-      return true;
-    }
-    if (tag.tagType === TAG_VIDEO) {
-      const v = classifyVideo(tag.data);
-      if (v.isSequenceHeader) {
-        this.videoHeader = tag;
-        return true;
-      }
-      if (v.isKeyframe && (this.everConnected || !this.gopOpen)) {
-        this.gop = [tag];
-        this.gopBytes = tag.data.length;
-        this.gopOpen = true;
-        return false;
-      }
-    } else if (tag.tagType === TAG_AUDIO && classifyAudio(tag.data).isSequenceHeader) {
-      this.audioHeader = tag;
-      return true;
-    }
-    if (this.gopOpen) {
-      this.gop.push(tag);
-      this.gopBytes += tag.data.length;
-      if (this.gop.length > this.options.maxCacheFrames || this.gopBytes > this.options.maxCacheBytes) {
-        this.gop = [];
-        this.gopBytes = 0;
-        this.gopOpen = false;
-      }
-    }
-    return false;
   }
 
   private write(tag: FixerTag): void {
@@ -239,7 +200,7 @@ export class Upstream {
       }
       this.client = client;
       this.state = 'live';
-      this.everConnected = true;
+      this.cache.stopHolding();
       this.stats.connects++;
       this.options.events?.onConnected?.(this.stats.connects);
       this.failures = 0;
@@ -252,15 +213,11 @@ export class Upstream {
 
   /** What a fresh upstream session gets first: metadata, sequence headers, the current GOP. */
   private resumeTags(): FixerTag[] {
-    const out: FixerTag[] = [];
-    if (this.metadata) out.push(this.metadata);
-    if (this.videoHeader) out.push(this.videoHeader);
-    if (this.audioHeader) out.push(this.audioHeader);
-    if (this.gopOpen) out.push(...this.gop);
-    // Metadata and headers take the cache's first timestamp: the new session starts there.
-    const first = this.gopOpen ? this.gop[0]?.timestampMs : undefined;
-    const headers = out.length - (this.gopOpen ? this.gop.length : 0);
-    return first === undefined ? out : out.map((t, i) => (i < headers ? { ...t, timestampMs: first } : t));
+    const headers = this.cache.headers();
+    const frames = this.cache.frames;
+    // Metadata and headers take the first frame's timestamp: the new session starts there.
+    const first = frames[0]?.timestampMs;
+    return [...(first === undefined ? headers : headers.map((t) => ({ ...t, timestampMs: first }))), ...frames];
   }
 
   private onClientClose(client: RtmpClient, err: Error | null): void {
