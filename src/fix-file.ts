@@ -1,13 +1,18 @@
 /**
  * `rinse fix`: stream an FLV file through the fixer into a new FLV file with constant
- * memory (1 MiB reads, one write per read, waiting for the disk), reporting progress and the repairs.
+ * memory, reporting progress and the repairs.
+ *
+ * Reading, fixing and writing overlap: while one 1 MiB piece is fixed, the next one is
+ * being read and the output of the previous one written (one read and one write in flight
+ * at most, so memory stays at a few MiB whatever the file size). Tag bodies are views of
+ * the read pieces (each read gets a fresh buffer; the fixer holds frames only for its
+ * reorder window), and the tags fixed from one piece go out encoded in one buffer.
  */
-import { once } from 'node:events';
-import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { FlvReader } from './flv/flv-reader.js';
-import { encodeFlvHeader, encodeFlvTag } from './flv/flv-writer.js';
+import { encodeFlvHeader, encodeFlvTags } from './flv/flv-writer.js';
 import type { RepairSummary, TranscodeDecision } from './fixer/repairs.js';
-import { StreamFixer, type FixerOptions, type FixerStats } from './fixer/stream-fixer.js';
+import { StreamFixer, type FixerOptions, type FixerStats, type FixerTag } from './fixer/stream-fixer.js';
 
 export interface FixProgress {
   bytesRead: number;
@@ -34,33 +39,48 @@ export async function fixFile(
   output: string,
   options: { fixer?: Partial<FixerOptions>; onProgress?: (p: FixProgress) => void; progressEveryMs?: number } = {},
 ): Promise<FixResult> {
-  const totalBytes = statSync(input).size;
   const started = Date.now();
   const temp = `${output}.${process.pid}.partial`;
-  const sink = createWriteStream(temp);
+  const source = await open(input, 'r');
+  let sink: FileHandle | null = null;
   let bytesOut = 0;
-  // Tags written while one input chunk is processed go to disk in one write.
-  let batch: Buffer[] = [];
-  const write = (b: Buffer): void => {
-    bytesOut += b.length;
-    batch.push(b);
-  };
-  const flushBatch = (): boolean => {
-    if (batch.length === 0) return true;
-    const ok = sink.write(batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch));
-    batch = [];
-    return ok;
-  };
-  const fixer = new StreamFixer((tag) => write(encodeFlvTag(tag)), options.fixer);
+  let header: Buffer | null = null;
+  let batch: FixerTag[] = [];
+  const fixer = new StreamFixer((tag) => batch.push(tag), options.fixer);
   const reader = new FlvReader({
-    onHeader: (h) => write(encodeFlvHeader({ hasAudio: h.hasAudio, hasVideo: h.hasVideo })),
+    views: true,
+    onHeader: (h) => (header = encodeFlvHeader({ hasAudio: h.hasAudio, hasVideo: h.hasVideo })),
     onTag: (t) => fixer.push(t),
   });
+  // One write in flight at most; it must end before the next starts, so output stays in order.
+  let writing: Promise<void> = Promise.resolve();
+  let writeError: unknown = null;
+  const writeOut = async (): Promise<void> => {
+    if (header === null && batch.length === 0) return;
+    const tags = batch.length > 0 ? encodeFlvTags(batch) : null;
+    const bytes = header === null ? (tags as Buffer) : tags === null ? header : Buffer.concat([header, tags]);
+    header = null;
+    batch = [];
+    await writing;
+    if (writeError !== null) throw writeError;
+    bytesOut += bytes.length;
+    writing = writeAll(sink as FileHandle, bytes).catch((err: unknown) => {
+      writeError = err;
+    });
+  };
   let lastProgress = started;
   try {
-    for await (const chunk of createReadStream(input, { highWaterMark: READ_CHUNK_BYTES })) {
-      reader.push(chunk as Buffer);
-      if (!flushBatch()) await once(sink, 'drain');
+    const totalBytes = (await source.stat()).size;
+    sink = await open(temp, 'w');
+    const readNext = (): Promise<Buffer> =>
+      source.read(Buffer.allocUnsafe(READ_CHUNK_BYTES), 0, READ_CHUNK_BYTES, null).then((r) => r.buffer.subarray(0, r.bytesRead));
+    let next = readNext();
+    for (;;) {
+      const piece = await next;
+      if (piece.length === 0) break;
+      next = readNext();
+      reader.push(piece);
+      await writeOut();
       const now = Date.now();
       if (options.onProgress && now - lastProgress >= (options.progressEveryMs ?? 1000)) {
         lastProgress = now;
@@ -69,25 +89,37 @@ export async function fixFile(
     }
     reader.end();
     fixer.flush();
-    flushBatch();
-    sink.end();
-    await once(sink, 'finish');
-    renameSync(temp, output);
+    await writeOut();
+    await writing;
+    if (writeError !== null) throw writeError;
+    await sink.close();
+    sink = null;
+    await rename(temp, output);
+    return {
+      input,
+      output,
+      bytesIn: totalBytes,
+      bytesOut,
+      elapsedMs: Date.now() - started,
+      stats: fixer.stats,
+      repairs: fixer.repairs,
+      decision: fixer.decision,
+    };
   } catch (err) {
-    sink.destroy();
-    rmSync(temp, { force: true });
+    await writing;
+    await sink?.close().catch(() => undefined);
+    await rm(temp, { force: true });
     throw err;
+  } finally {
+    await source.close().catch(() => undefined);
   }
-  return {
-    input,
-    output,
-    bytesIn: totalBytes,
-    bytesOut,
-    elapsedMs: Date.now() - started,
-    stats: fixer.stats,
-    repairs: fixer.repairs,
-    decision: fixer.decision,
-  };
+}
+/** Write all of `bytes` at the file's position (a write may take fewer bytes than given). */
+async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
+  for (let at = 0; at < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, at, bytes.length - at);
+    at += bytesWritten;
+  }
 }
 
 /** The summary a person reads at the end of `rinse fix`. */

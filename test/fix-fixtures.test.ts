@@ -10,12 +10,15 @@
  * and FFmpeg must decode exactly the pictures of the clean encode the fixture was made from.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAvcConfig } from '../src/flv/avc-config.js';
 import { readFlv } from '../src/flv/flv-reader.js';
+import { encodeFlv, type FlvTagInit } from '../src/flv/flv-writer.js';
+import { StreamFixer } from '../src/fixer/stream-fixer.js';
+import { MediaFormatError } from '../src/flv/errors.js';
 import { parseAudioTagBody, parseVideoTagBody } from '../src/flv/flv-tag.js';
 import { nalType, NalType, splitNalUnits } from '../src/flv/nal-units.js';
 import { fixFile } from '../src/fix-file.js';
@@ -70,6 +73,17 @@ describe('rinse fix makes every remux-fixable fixture Cloudflare-clean', () => {
       const result = await fixFile(source, out);
       expect(result.decision).toBeNull();
 
+      // The streaming file path (1 MiB reads, tag bodies as views, overlapped writes) writes
+      // exactly what the fixer makes of the whole file read at once.
+      const whole = readFlv(readFileSync(source));
+      const fixed: FlvTagInit[] = [];
+      const fixer = new StreamFixer((t) => fixed.push({ tagType: t.tagType, timestampMs: t.timestampMs, data: Buffer.from(t.data) }));
+      for (const t of whole.tags) fixer.push(t);
+      fixer.flush();
+      const written = readFileSync(out);
+      expect(written.equals(encodeFlv({ hasAudio: whole.header.hasAudio, hasVideo: whole.header.hasVideo }, fixed))).toBe(true);
+      expect(result.bytesOut).toBe(written.length);
+
       // inspect accepts it; ffprobe and ffmpeg find it clean.
       await expectCloudflareClean(out);
 
@@ -91,4 +105,13 @@ describe('rinse fix makes every remux-fixable fixture Cloudflare-clean', () => {
       }
     });
   }
+
+  it('leaves no output and no partial file when the input is not FLV, and says why', async () => {
+    const bad = join(dir, 'not-flv.flv');
+    writeFileSync(bad, Buffer.alloc(3 << 20, 0x47)); // 3 MiB of MPEG-TS sync bytes
+    const out = join(dir, 'never.flv');
+    await expect(fixFile(bad, out)).rejects.toBeInstanceOf(MediaFormatError);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
+  });
 });

@@ -38,7 +38,7 @@ export class TrackTimeline {
   /** The last input/output pair that was a regular step: a stray timestamp does not move it. */
   private anchorRaw = 0;
   private anchorOutMs = 0;
-  private readonly steps: number[] = [];
+  private readonly steps = new StepWindow(HISTORY);
   private frameMs: number;
   private resumePending = false;
 
@@ -106,8 +106,7 @@ export class TrackTimeline {
       const step = candidate - this.lastOutMs;
       if (raw !== this.anchorRaw && signedDelta32(raw, this.lastRaw) === fromAnchor) {
         this.steps.push(step);
-        if (this.steps.length > HISTORY) this.steps.shift();
-        if (this.steps.length >= 5) this.frameMs = median(this.steps);
+        if (this.steps.length >= 5) this.frameMs = this.steps.median();
       }
       this.lastOutMs = candidate;
       this.anchorRaw = raw;
@@ -133,10 +132,44 @@ export class TrackTimeline {
   }
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+/**
+ * The last `capacity` steps, kept both in arrival order (to drop the oldest) and sorted (for
+ * the median): a push costs O(capacity) moves and no allocation, once per frame.
+ */
+class StepWindow {
+  private readonly ring: number[] = [];
+  private readonly sorted: number[] = [];
+  private oldest = 0;
+  private readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  get length(): number {
+    return this.sorted.length;
+  }
+
+  push(step: number): void {
+    const s = this.sorted;
+    if (this.ring.length < this.capacity) {
+      this.ring.push(step);
+    } else {
+      const gone = this.ring[this.oldest] as number;
+      this.ring[this.oldest] = step;
+      this.oldest = (this.oldest + 1) % this.capacity;
+      s.splice(s.indexOf(gone), 1);
+    }
+    let i = s.length;
+    while (i > 0 && (s[i - 1] as number) > step) i--;
+    s.splice(i, 0, step);
+  }
+
+  median(): number {
+    const s = this.sorted;
+    const mid = s.length >> 1;
+    return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  }
 }
 
 /**

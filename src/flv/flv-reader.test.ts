@@ -80,10 +80,11 @@ interface Parsed {
   tags: FlvTag[];
 }
 
-function parsePieces(pieces: Buffer[], limits?: Partial<FlvReaderLimits>): Parsed {
+function parsePieces(pieces: Buffer[], limits?: Partial<FlvReaderLimits>, views = false): Parsed {
   const out: Parsed = { header: null, tags: [] };
   const reader = new FlvReader({
     limits,
+    views,
     onHeader: (h) => {
       expect(out.tags).toHaveLength(0);
       out.header = h;
@@ -164,6 +165,28 @@ describe('FlvReader', () => {
     const big = tags[5] as FlvTag;
     expect(big.data.buffer).not.toBe(input.buffer);
     expect(big.data.byteLength).toBe(70_000);
+  });
+
+  it('with views, gives the same tags whatever the piece sizes', () => {
+    const expected = summary(parsePieces([file.bytes]));
+    for (const split of splits(file.bytes)) {
+      expect(summary(parsePieces(split.pieces, undefined, true)), split.name).toEqual(expected);
+    }
+  });
+
+  it('with views, hands out a body inside one piece as a view and copies one that straddles pieces', () => {
+    const input = Buffer.from(file.bytes);
+    const big = raw[5] as RawTag;
+    const bodyStart = (file.offsets[5] as number) + 11;
+    const cut = bodyStart + 1000; // inside the 70 000-byte body of tag 5
+    const { tags } = parsePieces([input.subarray(0, cut), input.subarray(cut)], undefined, true);
+    const first = tags[0] as FlvTag;
+    expect(first.data.buffer).toBe(input.buffer);
+    expect(first.data.byteOffset).toBe(input.byteOffset + (file.offsets[0] as number) + 11);
+    const straddling = tags[5] as FlvTag;
+    expect(straddling.data.buffer).not.toBe(input.buffer);
+    expect(straddling.data.equals(big.data)).toBe(true);
+    expect((tags[7] as FlvTag).data.buffer).toBe(input.buffer);
   });
 
   it('emits a tag only once its PreviousTagSize is complete', () => {

@@ -6,7 +6,8 @@
  * out through `onTag`, synchronously, in file order. A tag is emitted once its body and
  * the PreviousTagSize after it are both there (or at `end()`, for a file cut right after
  * a tag body). Headers are read whole or not at all; each tag body is copied once, from
- * the input pieces straight into a buffer the receiver owns.
+ * the input pieces straight into a buffer the receiver owns; or, with `views`, handed out
+ * as a view of the pushed piece when it lies inside one (copied only across pieces).
  *
  * Everything needed to rewrite the file byte for byte is kept: the header's flags byte,
  * DataOffset and any bytes between the 9-byte header and DataOffset, PreviousTagSize0,
@@ -65,7 +66,7 @@ export interface FlvTag {
   timestampMs: number;
   /** Always 0 in valid files; kept for byte-exact rewriting. */
   streamId: number;
-  /** The tag body, in a buffer of its own (owned by the receiver). */
+  /** The tag body, in a buffer of its own (owned by the receiver); with `views`, possibly a view of a pushed piece. */
   data: Buffer;
   /** Byte offset of the tag header in the file. */
   offset: number;
@@ -91,6 +92,12 @@ export interface FlvReaderOptions {
   /** Called for every complete tag. */
   onTag: (tag: FlvTag) => void;
   limits?: Partial<FlvReaderLimits>;
+  /**
+   * Hand out a tag body that lies inside one pushed piece as a view of that piece instead
+   * of a copy (default false). Only for callers that never change a piece once pushed and
+   * keep tags briefly: a kept view pins its whole piece (`rinse fix` with 1 MiB reads).
+   */
+  views?: boolean;
 }
 
 const enum State {
@@ -131,10 +138,14 @@ export class FlvReader {
   private streamId = 0;
   private tagOffset = 0;
   private body: Buffer = EMPTY;
+  /** DataSize of the tag being read; `body` is allocated (or taken as a view) on its first bytes. */
+  private bodySize = 0;
   private received = 0;
+  private readonly views: boolean;
 
   constructor(options: FlvReaderOptions) {
     this.limits = { ...DEFAULT_FLV_READER_LIMITS, ...options.limits };
+    this.views = options.views === true;
     this.onHeader = options.onHeader;
     this.onTag = options.onTag;
   }
@@ -189,7 +200,7 @@ export class FlvReader {
           return;
         case State.TAG_BODY:
           throw this.truncated(
-            `file ends ${this.received} bytes into a ${this.body.length}-byte tag body (tag at offset ${this.tagOffset})`,
+            `file ends ${this.received} bytes into a ${this.bodySize}-byte tag body (tag at offset ${this.tagOffset})`,
           );
         case State.TAG_TRAILER:
           if (q.length !== 0) {
@@ -228,6 +239,15 @@ export class FlvReader {
           this.readTagHeader();
           break;
         case State.TAG_BODY: {
+          if (this.received === 0 && this.body.length !== this.bodySize) {
+            // First bytes of the body: a view when allowed and the whole body is here.
+            if (this.views && q.length >= this.bodySize) {
+              this.body = q.take(this.bodySize);
+              this.received = this.bodySize;
+            } else {
+              this.body = Buffer.allocUnsafe(this.bodySize);
+            }
+          }
           const count = Math.min(this.body.length - this.received, q.length);
           if (count > 0) {
             q.copyTo(this.body, this.received, count);
@@ -326,7 +346,8 @@ export class FlvReader {
       (h[7] as number) * 0x1000000 + (((h[4] as number) << 16) | ((h[5] as number) << 8) | (h[6] as number));
     this.streamId = ((h[8] as number) << 16) | ((h[9] as number) << 8) | (h[10] as number);
     this.tagOffset = offset;
-    this.body = size === 0 ? EMPTY : Buffer.allocUnsafe(size);
+    this.bodySize = size;
+    this.body = EMPTY;
     this.received = 0;
     this.state = State.TAG_BODY;
   }

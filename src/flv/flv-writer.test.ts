@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFlv, type FlvTag } from './flv-reader.js';
-import { encodeFlv, encodeFlvHeader, encodeFlvTag, FlvFileWriter, type FlvHeaderInit, type FlvTagInit } from './flv-writer.js';
+import { encodeFlv, encodeFlvHeader, encodeFlvTag, encodeFlvTags, FlvFileWriter, type FlvHeaderInit, type FlvTagInit } from './flv-writer.js';
 import { randomBytes, splits } from '../../test/support/split.js';
 import { FlvReader } from './flv-reader.js';
 import { testEncode } from '../../test/support/media.js';
@@ -85,6 +85,18 @@ describe('encodeFlvTag', () => {
     expect(() => encodeFlvTag({ tagType: 9, timestampMs: 1.5, data })).toThrow(RangeError);
     expect(() => encodeFlvTag({ tagType: 9, timestampMs: 0, data, streamId: 0x1000000 })).toThrow(RangeError);
     expect(() => encodeFlvTag({ tagType: 9, timestampMs: 0, data: Buffer.alloc(0x1000000) })).toThrow(RangeError);
+  });
+});
+
+describe('encodeFlvTags', () => {
+  it('gives the same bytes as the tags encoded one by one, in one buffer', () => {
+    const tags = syntheticTags();
+    expect(encodeFlvTags(tags).equals(Buffer.concat(tags.map((t) => encodeFlvTag(t))))).toBe(true);
+    expect(encodeFlvTags([]).length).toBe(0);
+  });
+
+  it('rejects a batch with one bad tag', () => {
+    expect(() => encodeFlvTags([...syntheticTags(), { tagType: 9, timestampMs: -1, data: Buffer.alloc(1) }])).toThrow(RangeError);
   });
 });
 

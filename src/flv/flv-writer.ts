@@ -156,6 +156,16 @@ export function encodeFlvTag(t: FlvTagInit): Buffer {
   return out;
 }
 
+/** Several tags, each followed by its PreviousTagSize, in one allocation (one copy per body). */
+export function encodeFlvTags(tags: readonly FlvTagInit[]): Buffer {
+  let total = 0;
+  for (const t of tags) total += measureTag(t);
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  for (const t of tags) pos = writeTag(t, out, pos);
+  return out;
+}
+
 /** A whole file in one allocation: sizes everything first, then writes. */
 export function encodeFlv(header: FlvHeaderInit, tags: readonly FlvTagInit[]): Buffer {
   const layout = layoutHeader(header);
