@@ -108,6 +108,33 @@ describe('RtmpClient against the rinse server', () => {
     await srv.stop();
   });
 
+  it('sends every payload intact while its socket backs up (the send buffer is reused only when nothing is queued)', async () => {
+    const path = 'live/client/burst';
+    const recorder = new FrameRecorder();
+    srv.server.registry.subscribe(path, recorder);
+    const client = await RtmpClient.connect(`rtmp://127.0.0.1:${srv.port}/${path}`);
+    clients.push(client);
+    await client.publish();
+    // 600 messages written in one go (about 20 MB, far more than the socket buffers take):
+    // most are written while earlier ones are still queued, some after the queue drained.
+    const payloads = Array.from({ length: 600 }, (_, i) => {
+      const b = Buffer.alloc(i % 3 === 2 ? 200 : 48_000 + i, i & 0xff);
+      b[0] = 0xaf; // AAC raw frame
+      b[1] = 0x01;
+      b.writeUInt16BE(i, 2);
+      return b;
+    });
+    let queuedWhileWriting = 0;
+    for (const [i, b] of payloads.entries()) {
+      client.sendMedia('audio', i * 23, b);
+      if (client.writableLength > 0) queuedWhileWriting++;
+      if (i === 300) await waitFor(() => client.writableLength === 0, 10_000, 'the queue to drain');
+    }
+    expect(queuedWhileWriting).toBeGreaterThan(50);
+    await waitFor(() => recorder.frames.length >= payloads.length, 15_000, 'every burst frame at the server');
+    expect(recorder.frames.map((f) => f.md5)).toEqual(payloads.map(md5));
+  });
+
   it('publishes every frame of the test encode; the server gets identical payloads and timestamps', async () => {
     const path = 'live/client/pub';
     const recorder = new FrameRecorder();

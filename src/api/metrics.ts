@@ -1,7 +1,9 @@
 /**
  * Prometheus metrics (prom-client), one registry per relay process. Counters are moved by
  * the relay as things happen; gauges that describe current state are collected at scrape
- * time from the server and the relay.
+ * time from the server and the relay. The per-frame traffic counts are plain numbers in a
+ * {@link TrafficTally} (a frame costs a few additions, not four label-hashing counter calls)
+ * that the frame and byte counters read at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -18,12 +20,19 @@ export interface MetricsSources {
   transcodesRefused(): number;
 }
 
+/** Frames and payload bytes through the relay since start, moved per frame by the sessions. */
+export class TrafficTally {
+  audioFramesIn = 0;
+  videoFramesIn = 0;
+  bytesIn = 0;
+  audioFramesOut = 0;
+  videoFramesOut = 0;
+  bytesOut = 0;
+}
+
 export class RelayMetrics {
   readonly registry = new Registry();
-  readonly bytesIn = new Counter({ name: 'rinse_bytes_in_total', help: 'Media payload bytes received from publishers', registers: [this.registry] });
-  readonly bytesOut = new Counter({ name: 'rinse_bytes_out_total', help: 'Media payload bytes sent upstream', registers: [this.registry] });
-  readonly framesIn = new Counter({ name: 'rinse_frames_in_total', help: 'Audio and video frames received from publishers', labelNames: ['track'], registers: [this.registry] });
-  readonly framesOut = new Counter({ name: 'rinse_frames_out_total', help: 'Audio and video frames sent to the destination', labelNames: ['track'], registers: [this.registry] });
+  readonly traffic = new TrafficTally();
   readonly repairs = new Counter({ name: 'rinse_repairs_total', help: 'Stream repairs made by the fixer, by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly framesDropped = new Counter({ name: 'rinse_frames_dropped_total', help: 'Frames dropped, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly keyframeInterval = new Histogram({
@@ -43,6 +52,32 @@ export class RelayMetrics {
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'rinse_process_' });
+    const t = this.traffic;
+    // Set to the tally's totals at each scrape (reset + inc: a counter has no set).
+    new Counter({ name: 'rinse_bytes_in_total', help: 'Media payload bytes received from publishers', registers: [this.registry], collect() { this.reset(); this.inc(t.bytesIn); } });
+    new Counter({ name: 'rinse_bytes_out_total', help: 'Media payload bytes sent upstream', registers: [this.registry], collect() { this.reset(); this.inc(t.bytesOut); } });
+    new Counter({
+      name: 'rinse_frames_in_total',
+      help: 'Audio and video frames received from publishers',
+      labelNames: ['track'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ track: 'audio' }, t.audioFramesIn);
+        this.inc({ track: 'video' }, t.videoFramesIn);
+      },
+    });
+    new Counter({
+      name: 'rinse_frames_out_total',
+      help: 'Audio and video frames sent to the destination',
+      labelNames: ['track'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ track: 'audio' }, t.audioFramesOut);
+        this.inc({ track: 'video' }, t.videoFramesOut);
+      },
+    });
     new Gauge({ name: 'rinse_publishers_active', help: 'Publishers connected and publishing', registers: [this.registry], collect() { this.set(sources.publishers()); } });
     new Gauge({
       name: 'rinse_upstream_sessions',

@@ -68,6 +68,8 @@ export interface RelaySessionOptions {
 
 /** At a stream's normal end, ffmpeg may take this long to hand over what it still holds, in ms. */
 const TRANSCODE_DRAIN_MS = 15_000;
+/** Arrival times kept for the latency histogram, in ms: past the fixer's 500 ms reorder window. */
+const ARRIVAL_MEMORY_MS = 1000;
 
 export const DEFAULT_RELAY_SESSION_OPTIONS: RelaySessionOptions = {
   graceMs: 10_000,
@@ -114,8 +116,13 @@ export class RelaySession implements StreamSubscriber {
   private ending: Promise<void> | null = null;
   private decisionLogged = false;
   private readonly metrics: RelayMetrics | undefined;
-  /** When each input payload arrived, for the added-latency histogram (passed-through frames). */
-  private readonly arrivals = new WeakMap<Buffer, number>();
+  /**
+   * When each input payload arrived, for the added-latency histogram: passed-through frames
+   * leave with the buffer they came in, and the entry goes when they do. A plain Map in
+   * arrival order (a WeakMap costs every GC an ephemeron pass); entries of frames the fixer
+   * dropped are pruned once older than ARRIVAL_MEMORY_MS.
+   */
+  private readonly arrivals = new Map<Buffer, number>();
   private publisherSince: Date | null = null;
   private publishStartedMs = 0;
   private publishBytes = 0;
@@ -273,8 +280,11 @@ export class RelaySession implements StreamSubscriber {
       this.publishBytes += frame.payload.length;
       if (this.metrics && arrivedAt !== null) {
         this.arrivals.set(frame.payload, arrivedAt);
-        this.metrics.framesIn.inc({ track: frame.kind });
-        this.metrics.bytesIn.inc(frame.payload.length);
+        this.pruneArrivals(arrivedAt);
+        const traffic = this.metrics.traffic;
+        if (frame.kind === 'audio') traffic.audioFramesIn++;
+        else traffic.videoFramesIn++;
+        traffic.bytesIn += frame.payload.length;
       }
       if (frame.kind === 'video' && frame.isKeyframe && !frame.isSequenceHeader) {
         if (this.lastKeyframeTs !== null) {
@@ -365,16 +375,28 @@ export class RelaySession implements StreamSubscriber {
     publisher.endStalled(silentMs);
   }
 
+  /** Forget arrivals of frames that never left (dropped or rebuilt by the fixer). */
+  private pruneArrivals(nowMs: number): void {
+    for (const [payload, at] of this.arrivals) {
+      if (nowMs - at <= ARRIVAL_MEMORY_MS) return;
+      this.arrivals.delete(payload);
+    }
+  }
+
   /** Everything bound for the destination passes here (remuxed or transcoded). */
   private toDestination(tag: FixerTag): void {
     if (this.metrics && tag.tagType !== TAG_SCRIPT) {
       const header = tag.tagType === TAG_VIDEO ? classifyVideo(tag.data).isSequenceHeader : false;
       if (!header) {
-        this.metrics.framesOut.inc({ track: tag.tagType === TAG_AUDIO ? 'audio' : 'video' });
-        this.metrics.bytesOut.inc(tag.data.length);
+        const traffic = this.metrics.traffic;
+        if (tag.tagType === TAG_AUDIO) traffic.audioFramesOut++;
+        else traffic.videoFramesOut++;
+        traffic.bytesOut += tag.data.length;
         // Passed-through frames carry their own arrival; rebuilt ones take the arrival of the
         // input whose push produced them (a lower bound for frames the interleaver held).
-        const arrived = this.arrivals.get(tag.data) ?? this.pushArrival;
+        const own = this.arrivals.get(tag.data);
+        if (own !== undefined) this.arrivals.delete(tag.data);
+        const arrived = own ?? this.pushArrival;
         if (arrived !== null) this.metrics.addedLatency.observe((performance.now() - arrived) / 1000);
       }
     }

@@ -4,7 +4,8 @@
  * A push parser: `push(bytes)` as they arrive from the socket, and whole messages come
  * out through `onMessage`, synchronously, in arrival order. A chunk header is read
  * whole or not at all; payload bytes are copied once, straight from the socket buffers
- * into the message buffer the receiver will own.
+ * into the message buffer the receiver will own (carved from this session's slabs:
+ * payload-slab.ts).
  *
  * Timestamps: type 1/2 deltas are added modulo 2^32, so a librtmp-style sender that
  * puts audio and video on one chunk stream and sends negative cross-track deltas
@@ -17,6 +18,7 @@
  * there, so when the 4 bytes do not repeat the value we keep them as payload.
  */
 import { ByteQueue } from './byte-queue.js';
+import { PayloadSlab } from './payload-slab.js';
 import { RtmpError, RtmpErrorCode } from './errors.js';
 import { MessageType, isKnownMessageType, type RtmpMessage } from './message-types.js';
 
@@ -26,6 +28,8 @@ export const DEFAULT_CHUNK_SIZE = 128;
 export const MAX_CHUNK_SIZE_FIELD = 0x7fffffff;
 /** §5.3.1.1: the 24-bit timestamp field value that announces an extended timestamp. */
 export const EXTENDED_TIMESTAMP_MARKER = 0xffffff;
+/** Slab size for message payloads: about 25 P-frames of a 720p 2.5 Mbit/s stream. */
+export const DEFAULT_PAYLOAD_SLAB_BYTES = 256 * 1024;
 /** §5.3.1.2: message header length by chunk type (fmt) 0..3. */
 const MESSAGE_HEADER_BYTES = [11, 7, 3, 0] as const;
 
@@ -51,6 +55,8 @@ export interface ChunkParserOptions {
   limits?: Partial<ChunkParserLimits>;
   /** Called for every complete message, Set Chunk Size and Abort included (already applied). */
   onMessage: (message: RtmpMessage) => void;
+  /** Slab size for message payloads, in bytes (default 256 KiB); 0: one buffer per message. */
+  payloadSlabBytes?: number;
 }
 
 /** Per chunk stream state (§5.3.1.2: later headers inherit from earlier ones). */
@@ -91,9 +97,11 @@ export class ChunkParser {
   private inChunkSize = DEFAULT_CHUNK_SIZE;
   private totalBytes = 0;
   private dead = false;
+  private readonly payloads: PayloadSlab;
 
   constructor(options: ChunkParserOptions) {
     this.limits = { ...DEFAULT_CHUNK_PARSER_LIMITS, ...options.limits };
+    this.payloads = new PayloadSlab(options.payloadSlabBytes ?? DEFAULT_PAYLOAD_SLAB_BYTES);
     this.onMessage = options.onMessage;
   }
 
@@ -267,7 +275,7 @@ export class ChunkParser {
           `session would hold ${this.bufferedBytes} bytes, over the limit of ${this.limits.maxBufferedBytes}`,
         );
       }
-      stream.payload = Buffer.allocUnsafe(stream.messageLength);
+      stream.payload = this.payloads.alloc(stream.messageLength);
       stream.received = 0;
     }
     this.current = stream;

@@ -71,3 +71,19 @@ describe('ChunkWriter picks the smallest correct header (RTMP 1.0 §5.3.1.2)', (
     }
   });
 });
+
+describe('ChunkWriter into a caller buffer', () => {
+  it('writes the same bytes into the given buffer when it fits, and a new buffer when not', () => {
+    const plain = new ChunkWriter();
+    const reusing = new ChunkWriter();
+    plain.chunkSize = reusing.chunkSize = 4096;
+    const scratch = Buffer.alloc(16 * 1024);
+    for (const [i, length] of [100, 9000, 100, 30_000, 50].entries()) {
+      const m = { ...video(i * 33, length), payload: Buffer.alloc(length, i + 1) };
+      const expected = plain.write(6, m);
+      const got = reusing.write(6, m, scratch);
+      expect(got.equals(expected)).toBe(true);
+      expect(got.buffer === scratch.buffer).toBe(expected.length <= scratch.length);
+    }
+  });
+});

@@ -55,8 +55,11 @@ export class ChunkWriter {
     this.last.clear();
   }
 
-  /** Serialise one message on chunk stream `csid` into one buffer, ready for socket.write. */
-  write(csid: number, message: OutgoingMessage): Buffer {
+  /**
+   * Serialise one message on chunk stream `csid` into one buffer, ready for socket.write:
+   * a view at the start of `into` when given and large enough, else a new buffer.
+   */
+  write(csid: number, message: OutgoingMessage, into?: Buffer): Buffer {
     if (!Number.isInteger(csid) || csid < 2 || csid > MAX_CHUNK_STREAM_ID) {
       throw new RangeError(`chunk stream id ${csid} outside 2..${MAX_CHUNK_STREAM_ID}`);
     }
@@ -83,7 +86,8 @@ export class ChunkWriter {
     const headerBytes = basicBytes + (fmt === 0 ? 11 : fmt === 1 ? 7 : fmt === 2 ? 3 : 0) + (extended ? 4 : 0);
     const continuationBytes = basicBytes + (extended ? 4 : 0);
     const chunks = Math.max(1, Math.ceil(length / this.outChunkSize));
-    const out = Buffer.allocUnsafe(headerBytes + length + (chunks - 1) * continuationBytes);
+    const size = headerBytes + length + (chunks - 1) * continuationBytes;
+    const out = into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
 
     let pos = writeBasicHeader(out, 0, fmt, csid);
     if (fmt <= 2) {

@@ -43,6 +43,8 @@ const DEFAULT_RTMPS_PORT = 443;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** After close() ends the socket, a server that never closes its side is cut off after this. */
 const CLOSE_GRACE_MS = 2000;
+/** Reused send buffer, in bytes: holds a 720p keyframe at a few Mbit/s; larger messages get their own. */
+const SEND_BUFFER_BYTES = 128 * 1024;
 const CSID_COMMAND = ChunkStreamId.COMMAND;
 const CSID_AUDIO = ChunkStreamId.AUDIO;
 const CSID_DATA = ChunkStreamId.DATA;
@@ -234,6 +236,12 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   private readonly handshake: ClientHandshake;
   private readonly parser: ChunkParser;
   private readonly writer = new ChunkWriter();
+  /**
+   * Reused for each message written while the socket has nothing queued. Per-message
+   * buffers made V8 collect the whole heap several times a second on a busy relay (their
+   * bytes count toward its collection trigger); see the README's benchmark notes.
+   */
+  private readonly sendBuffer = Buffer.allocUnsafe(SEND_BUFFER_BYTES);
   private readonly pending = new Map<number, PendingCall>();
   private readonly socketClosed: Promise<void>;
   private nextTransactionId = 1;
@@ -525,7 +533,10 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   }
 
   private send(csid: number, message: OutgoingMessage): boolean {
-    return this.writeRaw(this.writer.write(csid, message));
+    // Nothing queued means every earlier write reached the kernel (or TLS) whole, so the send
+    // buffer is free again: most messages then need no allocation of their own.
+    const into = this.socket.writableLength === 0 ? this.sendBuffer : undefined;
+    return this.writeRaw(this.writer.write(csid, message, into));
   }
 
   private sendCommand(streamId: number, ...values: Amf0Value[]): void {
