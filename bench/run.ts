@@ -26,7 +26,7 @@ import { requireTool } from '../src/tools/ffmpeg-locator.js';
 import { runTool } from '../src/tools/run-tool.js';
 import { makeLargeFlv } from './make-large-flv.js';
 import {
-  Receiver, cpuSeconds, latency, loadTags, memoryMb, processTree, publish, sleep, startFfmpegRelay, startRinse, type LatencyStats, type RelayProcess,
+  BIN, Receiver, cpuSeconds, latency, loadTags, memoryMb, processTree, publish, sleep, startFfmpegRelay, startRinse, type LatencyStats, type RelayProcess,
 } from './live.js';
 
 const quick = process.argv.includes('--quick');
@@ -204,16 +204,32 @@ async function scale(receiver: Receiver, tags: ReturnType<typeof loadTags>, dire
   return out;
 }
 
-async function offline(sourceFile: string): Promise<{ fixMBps: number; flvReaderMBps: number; chunkParserMBps: number; fileMB: number }> {
+/** `fix` runs per bench: the first pays for JIT warm-up; the figure judged is their median. */
+const FIX_RUNS = 3;
+
+async function offline(sourceFile: string): Promise<{ fixMBps: number; fixFirstRunMBps: number; fixRunsMBps: number[]; fixCliMBps: number; flvReaderMBps: number; chunkParserMBps: number; fileMB: number }> {
   const dir = join(tmpdir(), `rinse-bench-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const big = join(dir, 'big.flv');
   await makeLargeFlv(sourceFile, big, FIX_MB);
   const size = statSync(big).size;
   try {
-    const fixStart = performance.now();
-    await fixFile(big, join(dir, 'fixed.flv'));
-    const fixMBps = size / 1e6 / ((performance.now() - fixStart) / 1000);
+    // File to file, as `rinse fix` does it, in this process: each run to a new file.
+    const fixRunsMBps: number[] = [];
+    for (let run = 0; run < FIX_RUNS; run++) {
+      const out = join(dir, `fixed-${run}.flv`);
+      const fixStart = performance.now();
+      await fixFile(big, out);
+      fixRunsMBps.push(size / 1e6 / ((performance.now() - fixStart) / 1000));
+      rmSync(out, { force: true });
+    }
+    const fixMBps = [...fixRunsMBps].sort((a, b) => a - b)[Math.floor(FIX_RUNS / 2)] as number;
+    const fixFirstRunMBps = fixRunsMBps[0] as number;
+    // And the command itself, end to end (process start, module loading and exit included).
+    const cliStart = performance.now();
+    const cli = await runTool(process.execPath, [BIN, 'fix', big, join(dir, 'fixed-cli.flv')], 120_000);
+    if (cli.code !== 0) throw new Error(`rinse fix failed: ${cli.stderr.toString()}`);
+    const fixCliMBps = size / 1e6 / ((performance.now() - cliStart) / 1000);
 
     const bytes = readFileSync(big);
     let tags = 0;
@@ -241,8 +257,8 @@ async function offline(sourceFile: string): Promise<{ fixMBps: number; flvReader
     const parserStart = performance.now();
     for (let o = 0; o < stream.length; o += 65536) parser.push(stream.subarray(o, o + 65536));
     const chunkParserMBps = stream.length / 1e6 / ((performance.now() - parserStart) / 1000);
-    log(`offline: fix ${fixMBps.toFixed(0)} MB/s, FLV reader ${flvReaderMBps.toFixed(0)} MB/s (${tags} tags), chunk parser ${chunkParserMBps.toFixed(0)} MB/s (${messages} messages)`);
-    return { fixMBps, flvReaderMBps, chunkParserMBps, fileMB: size / 1e6 };
+    log(`offline: fix ${fixMBps.toFixed(0)} MB/s (runs ${fixRunsMBps.map((v) => v.toFixed(0)).join(', ')}; \`rinse fix\` end to end ${fixCliMBps.toFixed(0)}), FLV reader ${flvReaderMBps.toFixed(0)} MB/s (${tags} tags), chunk parser ${chunkParserMBps.toFixed(0)} MB/s (${messages} messages)`);
+    return { fixMBps, fixFirstRunMBps, fixRunsMBps, fixCliMBps, flvReaderMBps, chunkParserMBps, fileMB: size / 1e6 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -295,7 +311,11 @@ async function main(): Promise<void> {
   for (const r of scaleRows) lines.push(`  ${String(r.streams).padStart(4)} ${fmt(r.addedP99).padStart(29)} ${fmt(r.cpuPercentOfCorePerStream, 3).padStart(28)} ${fmt(r.rssMb, 1).padStart(8)} ${fmt(r.peakRssMb, 1).padStart(13)}`);
   lines.push(`  largest N tested with p99 added <= 50 ms: ${largestN} (of ${SCALE_NS.join(', ')})`);
   lines.push('');
-  lines.push(`offline (${off.fileMB.toFixed(0)} MB FLV): fix ${fmt(off.fixMBps, 0)} MB/s, FLV reader ${fmt(off.flvReaderMBps, 0)} MB/s, chunk parser ${fmt(off.chunkParserMBps, 0)} MB/s`);
+  lines.push(`offline (${off.fileMB.toFixed(0)} MB FLV, file to file)`);
+  lines.push(`  fix                ${fmt(off.fixMBps, 0).padStart(6)} MB/s  median of ${FIX_RUNS} runs in one process (first run ${fmt(off.fixFirstRunMBps, 0)} MB/s)`);
+  lines.push(`  rinse fix command  ${fmt(off.fixCliMBps, 0).padStart(6)} MB/s  end to end: node start, module loading and exit included`);
+  lines.push(`  FLV reader         ${fmt(off.flvReaderMBps, 0).padStart(6)} MB/s  (in memory)`);
+  lines.push(`  chunk parser       ${fmt(off.chunkParserMBps, 0).padStart(6)} MB/s  (in memory, 4096-byte chunks, 64 KiB reads)`);
   lines.push('');
   const targets = [
     { target: 'p99 added <= 5 ms at 1 stream (remux)', value: remux.addedP99, hit: remux.addedP99 <= 5 },
