@@ -33,6 +33,8 @@ export interface FixResult {
 
 /** Read size: large enough that per-chunk costs vanish, small enough to keep memory flat. */
 const READ_CHUNK_BYTES = 1024 * 1024;
+/** Each of the two output buffers: a read's worth of fixed tags, with room to spare. */
+const OUT_BUFFER_BYTES = 2 * READ_CHUNK_BYTES;
 
 export async function fixFile(
   input: string,
@@ -53,11 +55,17 @@ export async function fixFile(
     onTag: (t) => fixer.push(t),
   });
   // One write in flight at most; it must end before the next starts, so output stays in order.
+  // Two output buffers take turns: one being written, one being filled (no allocation per read).
   let writing: Promise<void> = Promise.resolve();
   let writeError: unknown = null;
+  const outBuffers = [Buffer.allocUnsafe(OUT_BUFFER_BYTES), Buffer.allocUnsafe(OUT_BUFFER_BYTES)];
+  let nextOut = 0;
   const writeOut = async (): Promise<void> => {
     if (header === null && batch.length === 0) return;
-    const tags = batch.length > 0 ? encodeFlvTags(batch) : null;
+    // The buffer not in flight: its own write ended before the one in flight began.
+    const into = outBuffers[nextOut] as Buffer;
+    nextOut ^= 1;
+    const tags = batch.length > 0 ? encodeFlvTags(batch, into) : null;
     const bytes = header === null ? (tags as Buffer) : tags === null ? header : Buffer.concat([header, tags]);
     header = null;
     batch = [];
@@ -68,6 +76,7 @@ export async function fixFile(
       writeError = err;
     });
   };
+
   let lastProgress = started;
   try {
     const totalBytes = (await source.stat()).size;

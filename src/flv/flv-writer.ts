@@ -156,11 +156,14 @@ export function encodeFlvTag(t: FlvTagInit): Buffer {
   return out;
 }
 
-/** Several tags, each followed by its PreviousTagSize, in one allocation (one copy per body). */
-export function encodeFlvTags(tags: readonly FlvTagInit[]): Buffer {
+/**
+ * Several tags, each followed by its PreviousTagSize, in one buffer (one copy per body): a
+ * view at the start of `into` when given and large enough, else a new allocation.
+ */
+export function encodeFlvTags(tags: readonly FlvTagInit[], into?: Buffer): Buffer {
   let total = 0;
   for (const t of tags) total += measureTag(t);
-  const out = Buffer.allocUnsafe(total);
+  const out = into !== undefined && into.length >= total ? into.subarray(0, total) : Buffer.allocUnsafe(total);
   let pos = 0;
   for (const t of tags) pos = writeTag(t, out, pos);
   return out;
