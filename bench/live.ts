@@ -19,6 +19,8 @@ import { freePort } from '../test/support/processes.js';
 import type { MediaFrame, StreamSubscriber } from '../src/rtmp/live-streams.js';
 
 export const BIN = resolve(import.meta.dirname, '../bin/rinse.js');
+/** The node flags in bin/rinse.js's shebang: rinse is measured as it is launched. */
+export const BIN_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(BIN, 'utf8').split('\n')[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter((f) => f.length > 0);
 const silent = pino({ level: 'silent' });
 
 export { freePort };
@@ -124,7 +126,7 @@ function track(child: ChildProcess): Promise<void> {
 
 export async function startRinse(receiver: Receiver, extra: string[] = []): Promise<RelayProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--log-level', 'warn', '--api-port', '0',
+  const child = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--log-level', 'warn', '--api-port', '0',
     '--target', `rtmp://127.0.0.1:${receiver.port}/live/out/{streamId}`, '--grace-ms', '500', '--max-connections', '5000', ...extra], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -17,7 +17,7 @@ import { setChunkSizeMessage } from '../src/rtmp/control-messages.js';
 import { FlvReader } from '../src/flv/flv-reader.js';
 import { fixFile } from '../src/fix-file.js';
 import { runTool } from '../src/tools/run-tool.js';
-import { BIN } from './live.js';
+import { BIN, BIN_NODE_FLAGS } from './live.js';
 import { makeLargeFlv } from './make-large-flv.js';
 
 export interface OfflineResult {
@@ -58,7 +58,7 @@ export async function offline(sourceFile: string, megabytes: number): Promise<Of
     const fixFirstRunMBps = fixRunsMBps[0] as number;
     // And the command itself, end to end (process start, module loading and exit included).
     const cliStart = performance.now();
-    const cli = await runTool(process.execPath, [BIN, 'fix', big, join(dir, 'fixed-cli.flv')], 120_000);
+    const cli = await runTool(process.execPath, [...BIN_NODE_FLAGS, BIN, 'fix', big, join(dir, 'fixed-cli.flv')], 120_000);
     if (cli.code !== 0) throw new Error(`rinse fix failed: ${cli.stderr.toString()}`);
     const fixCliMBps = size / 1e6 / ((performance.now() - cliStart) / 1000);
 

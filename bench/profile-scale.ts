@@ -3,9 +3,10 @@
  * -> the in-process receiver, for S seconds. Prints rinse's CPU (user and system, and per
  * thread, so V8's collector threads show), its RSS, and the arrival - send latency. With
  * `--cpu-prof` rinse writes a V8 CPU profile to bench/profiles/; `--trace-gc` counts its
- * collections. Anything after `--` goes to node before rinse's own arguments (V8 flags).
+ * collections. rinse runs with the node flags of bin/rinse.js's shebang, as deployed
+ * (`--bare`: without them); anything after `--` also goes to node (V8 flags).
  *
- *   tsx bench/profile-scale.ts [N=50] [seconds=15] [--cpu-prof] [--trace-gc] [-- --v8-flag ...]
+ *   tsx bench/profile-scale.ts [N=50] [seconds=15] [--cpu-prof] [--trace-gc] [--bare] [-- --v8-flag ...]
  *
  * Needs the bench source (made by `npm run bench`) and a built dist/.
  */
@@ -13,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BIN, Receiver, freePort, loadTags, publish, sleep } from './live.js';
+import { BIN, BIN_NODE_FLAGS, Receiver, freePort, loadTags, publish, sleep } from './live.js';
 
 const CLOCK_TICKS_PER_S = 100;
 const args = process.argv.slice(2);
@@ -25,6 +26,7 @@ const n = numbers[0] ?? 50;
 const seconds = numbers[1] ?? 15;
 const cpuProf = own.includes('--cpu-prof');
 const traceGc = own.includes('--trace-gc');
+const bare = own.includes('--bare');
 const source = resolve(import.meta.dirname, '../node_modules/.cache/rinse-bench/source-720p30-2500k-40s.flv');
 if (!existsSync(source)) throw new Error(`no bench source at ${source}: run \`npm run bench -- --quick\` once first`);
 
@@ -42,7 +44,7 @@ const port = await freePort();
 const profDir = resolve(import.meta.dirname, 'profiles');
 const child = spawn(
   process.execPath,
-  [...nodeFlags, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(traceGc ? ['--trace-gc'] : []), BIN, 'serve',
+  [...(bare ? [] : BIN_NODE_FLAGS), ...nodeFlags, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(traceGc ? ['--trace-gc'] : []), BIN, 'serve',
     '--host', '127.0.0.1', '--rtmp-port', String(port), '--log-level', 'warn', '--api-port', '0',
     '--target', `rtmp://127.0.0.1:${receiver.port}/live/out/{streamId}`, '--grace-ms', '500', '--max-connections', '5000'],
   { stdio: ['ignore', traceGc ? 'pipe' : 'ignore', 'inherit'] },
@@ -76,7 +78,7 @@ latencies.sort((x, y) => x - y);
 const pct = (p: number): string => (latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] ?? Number.NaN).toFixed(2);
 const cpu = after.user - before.user + after.sys - before.sys;
 const out = [
-  `rinse serve, ${n} streams for ${seconds} s${nodeFlags.length ? ` (node ${nodeFlags.join(' ')})` : ''}`,
+  `rinse serve, ${n} streams for ${seconds} s (node ${[...(bare ? [] : BIN_NODE_FLAGS), ...nodeFlags].join(' ') || 'without flags'})`,
   `  CPU ${((100 * cpu) / seconds / n).toFixed(3)}% of a core per stream: user ${(after.user - before.user).toFixed(2)} s, system ${(after.sys - before.sys).toFixed(2)} s`,
 ];
 for (const t of readdirSync(`/proc/${pid}/task`)) {
