@@ -5,7 +5,7 @@
  * exports and pulls in no relay server code.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -81,6 +81,14 @@ describe('deployment files', () => {
     expect(help.stdout).toMatch(/rinse serve options/);
     const check = await runProcess(process.execPath, [join(dir, 'package/bin/rinse.js'), 'config', 'check'], 30_000);
     expect(check.code).toBe(0);
+    // Run as a command (npx, a global install, the Docker entrypoint), the shebang's V8 flag
+    // reaches node: a module preloaded through NODE_OPTIONS prints node's own flags.
+    const printFlags = join(dir, 'print-flags.mjs');
+    writeFileSync(printFlags, "console.log('execArgv=' + process.execArgv.join(' '));\n");
+    const direct = await runProcess(join(dir, 'package/bin/rinse.js'), ['help'], 30_000, { NODE_OPTIONS: `--import=${printFlags}` });
+    expect(direct.code).toBe(0);
+    expect(direct.stdout).toMatch(/^execArgv=--initial-old-space-size=64$/m);
+    expect(direct.stdout).toMatch(/rinse serve options/);
     const cloud = await runProcess(process.execPath, ['--input-type=module', '-e', "import('rinse/cloud').then((m) => console.log(Object.keys(m).sort().join(',')))"], 30_000);
     expect(cloud.stdout.trim()).toBe('RelayService,createCfUrlHandler,parseRelayUrls,pickRelay,rendezvousScore');
   });
