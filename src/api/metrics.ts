@@ -56,28 +56,21 @@ export class RelayMetrics {
     // Set to the tally's totals at each scrape (reset + inc: a counter has no set).
     new Counter({ name: 'rinse_bytes_in_total', help: 'Media payload bytes received from publishers', registers: [this.registry], collect() { this.reset(); this.inc(t.bytesIn); } });
     new Counter({ name: 'rinse_bytes_out_total', help: 'Media payload bytes sent upstream', registers: [this.registry], collect() { this.reset(); this.inc(t.bytesOut); } });
-    new Counter({
-      name: 'rinse_frames_in_total',
-      help: 'Audio and video frames received from publishers',
-      labelNames: ['track'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc({ track: 'audio' }, t.audioFramesIn);
-        this.inc({ track: 'video' }, t.videoFramesIn);
-      },
-    });
-    new Counter({
-      name: 'rinse_frames_out_total',
-      help: 'Audio and video frames sent to the destination',
-      labelNames: ['track'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc({ track: 'audio' }, t.audioFramesOut);
-        this.inc({ track: 'video' }, t.videoFramesOut);
-      },
-    });
+    const framesByTrack = (name: string, help: string, audio: () => number, video: () => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['track'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc({ track: 'audio' }, audio());
+          this.inc({ track: 'video' }, video());
+        },
+      });
+    };
+    framesByTrack('rinse_frames_in_total', 'Audio and video frames received from publishers', () => t.audioFramesIn, () => t.videoFramesIn);
+    framesByTrack('rinse_frames_out_total', 'Audio and video frames sent to the destination', () => t.audioFramesOut, () => t.videoFramesOut);
     new Gauge({ name: 'rinse_publishers_active', help: 'Publishers connected and publishing', registers: [this.registry], collect() { this.set(sources.publishers()); } });
     new Gauge({
       name: 'rinse_upstream_sessions',
