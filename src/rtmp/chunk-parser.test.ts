@@ -131,6 +131,21 @@ describe('ChunkParser headers (RTMP 1.0 §5.3)', () => {
     expect(m?.timestampMs).toBe(1000);
   });
 
+  it('takes audio and video payloads from one slab, and gives commands and data buffers of their own', () => {
+    const w = new ChunkWriter();
+    const msg = (typeId: number, length: number, timestampMs: number): Buffer =>
+      w.write(typeId === MessageType.AUDIO ? 4 : typeId === MessageType.VIDEO ? 6 : 3, { typeId, streamId: 1, timestampMs, payload: Buffer.alloc(length, typeId) });
+    const got: RtmpMessage[] = [];
+    const parser = new ChunkParser({ onMessage: (m) => got.push(m) });
+    parser.push(Buffer.concat([msg(MessageType.VIDEO, 300, 0), msg(MessageType.COMMAND_AMF0, 40, 0), msg(MessageType.AUDIO, 20, 10), msg(MessageType.DATA_AMF0, 30, 20), msg(MessageType.VIDEO, 200, 33)]));
+    const [video1, command, audio, data, video2] = got as [RtmpMessage, RtmpMessage, RtmpMessage, RtmpMessage, RtmpMessage];
+    expect(audio.payload.buffer).toBe(video1.payload.buffer);
+    expect(video2.payload.buffer).toBe(video1.payload.buffer);
+    expect(video1.payload.buffer.byteLength).toBe(256 * 1024);
+    for (const other of [command, data]) expect(other.payload.buffer).not.toBe(video1.payload.buffer);
+    expect(got.map((m) => m.payload.every((b) => b === m.typeId))).toEqual([true, true, true, true, true]);
+  });
+
   it('adds negative deltas modulo 2^32 (librtmp cross-track deltas)', () => {
     // ts 1000 (type 0), then delta -279 sent as an extended 4294967017 (type 1).
     const bytes = Buffer.concat([

@@ -55,7 +55,7 @@ export interface ChunkParserOptions {
   limits?: Partial<ChunkParserLimits>;
   /** Called for every complete message, Set Chunk Size and Abort included (already applied). */
   onMessage: (message: RtmpMessage) => void;
-  /** Slab size for message payloads, in bytes (default 256 KiB); 0: one buffer per message. */
+  /** Slab size for audio and video payloads, in bytes (default 256 KiB); 0: one buffer per message. */
   payloadSlabBytes?: number;
 }
 
@@ -275,7 +275,11 @@ export class ChunkParser {
           `session would hold ${this.bufferedBytes} bytes, over the limit of ${this.limits.maxBufferedBytes}`,
         );
       }
-      stream.payload = this.payloads.alloc(stream.messageLength);
+      // Media only: every audio/video frame a relay keeps is kept with its neighbours (a GOP),
+      // so a slab is pinned only by bytes that count toward the GOP caches' limits; a command
+      // or data message never shares a slab with them.
+      const media = stream.typeId === MessageType.AUDIO || stream.typeId === MessageType.VIDEO;
+      stream.payload = media ? this.payloads.alloc(stream.messageLength) : Buffer.allocUnsafe(stream.messageLength);
       stream.received = 0;
     }
     this.current = stream;
