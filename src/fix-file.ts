@@ -78,12 +78,13 @@ export async function fixFile(
   };
 
   let lastProgress = started;
+  let next: Promise<Buffer> | null = null;
   try {
     const totalBytes = (await source.stat()).size;
     sink = await open(temp, 'w');
     const readNext = (): Promise<Buffer> =>
       source.read(Buffer.allocUnsafe(READ_CHUNK_BYTES), 0, READ_CHUNK_BYTES, null).then((r) => r.buffer.subarray(0, r.bytesRead));
-    let next = readNext();
+    next = readNext();
     for (;;) {
       const piece = await next;
       if (piece.length === 0) break;
@@ -116,6 +117,7 @@ export async function fixFile(
     };
   } catch (err) {
     await writing;
+    await next?.catch(() => undefined); // a read still in flight when the input was refused
     await sink?.close().catch(() => undefined);
     await rm(temp, { force: true });
     throw err;
@@ -123,6 +125,7 @@ export async function fixFile(
     await source.close().catch(() => undefined);
   }
 }
+
 /** Write all of `bytes` at the file's position (a write may take fewer bytes than given). */
 async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
   for (let at = 0; at < bytes.length; ) {
