@@ -20,6 +20,7 @@
  */
 import type { Logger } from 'pino';
 import type { FlvTag } from '../flv/flv-reader.js';
+import { withAacTagByte } from '../flv/flv-tag.js';
 import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
 import { ResumeCache } from '../relay/resume-cache.js';
@@ -262,7 +263,7 @@ export class FallbackSwitch {
     if (this.closed) return; // output while draining still goes on
     this.stats.framesFromFfmpeg++;
     if (t.tagType === TAG_SCRIPT) return; // the stream's first onMetaData stays the only one
-    const data = t.data;
+    let data = t.data;
     if (t.tagType === TAG_VIDEO) {
       const v = classifyVideo(data);
       if (v.isSequenceHeader) {
@@ -295,6 +296,8 @@ export class FallbackSwitch {
       return;
     }
     if (t.tagType === TAG_AUDIO) {
+      // The contract's AAC tag byte whatever the ffmpeg build writes (no copy when it is right).
+      data = withAacTagByte(data);
       if (classifyAudio(data).isSequenceHeader) {
         this.outAudioHeader = { tagType: TAG_AUDIO, timestampMs: 0, data };
         return;

@@ -17,6 +17,8 @@ interface Held {
   ts: number;
   tag: FixerTag;
   held: boolean;
+  /** A sequence header: it shares the timestamp of the frame after it. */
+  header: boolean;
 }
 
 
@@ -27,6 +29,8 @@ export class Interleaver {
   private readonly queues: Record<Track, Held[]> = { audio: [], video: [] };
   private readonly newest: Record<Track, number | null> = { audio: null, video: null };
   private lastEmittedMs = -Infinity;
+  /** Each track's last output timestamp: a clamped tag still lands after its own track's last. */
+  private readonly lastOfTrack: Record<Track, number> = { audio: -Infinity, video: -Infinity };
   /** Each track's frame interval, in ms: how far ahead of it the other may go out. */
   private readonly frameMs: Record<Track, number> = { audio: (1024 * 1000) / 44100, video: 1000 / 30 };
 
@@ -53,7 +57,7 @@ export class Interleaver {
 
   /** Queue a tag; `more` follows at once (a sequence header and its frame share a timestamp). */
   push(track: Track, ts: number, tag: FixerTag, more = false): void {
-    this.queues[track].push({ ts, tag, held: false });
+    this.queues[track].push({ ts, tag, held: false, header: more });
     this.newest[track] = ts;
     if (more) return;
     this.drain(false);
@@ -96,12 +100,15 @@ export class Interleaver {
   private release(track: Track, h: Held): void {
     let ts = h.ts;
     if (ts < this.lastEmittedMs) {
-      this.onRepair({ kind: RepairKind.REORDER_CLAMPED, track, atMs: h.tag.timestampMs, amount: this.lastEmittedMs - ts });
-      ts = this.lastEmittedMs;
+      // A sequence header shares its frame's timestamp; a frame never shares its track's last.
+      const floor = h.header ? this.lastEmittedMs : Math.max(this.lastEmittedMs, this.lastOfTrack[track] + 1);
+      this.onRepair({ kind: RepairKind.REORDER_CLAMPED, track, atMs: h.tag.timestampMs, amount: floor - ts });
+      ts = floor;
     } else if (h.held) {
       this.onRepair({ kind: RepairKind.REORDERED, track, atMs: h.tag.timestampMs, amount: 0 });
     }
     this.lastEmittedMs = ts;
+    this.lastOfTrack[track] = ts;
     this.out(ts === h.tag.timestampMs ? h.tag : { ...h.tag, timestampMs: ts });
   }
 }

@@ -18,6 +18,10 @@ export const RepairKind = {
   CADENCE_SNAP: 'cadence-snap',
   /** An audio timestamp replaced by the sample-count clock. */
   AUDIO_CLOCK: 'audio-clock',
+  /** An AAC tag's first byte set to 0xAF (FLV E.4.2.1; the source wrote another). */
+  AAC_TAG_BYTE: 'aac-tag-byte',
+  /** An audio timestamp raised so that no two AAC frames share one. */
+  AUDIO_TS_RAISED: 'audio-ts-raised',
   /** A tag held back until the other track caught up (out of order across tracks). */
   REORDERED: 'reordered',
   /** A tag that arrived after later tags were sent, stamped forward to keep order. */

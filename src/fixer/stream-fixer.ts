@@ -16,14 +16,14 @@
  * Pure: no sockets, timers or logger. The offline `fix`, the live relay and the tests all
  * push tags in and take tags out.
  */
-import { parseAudioSpecificConfig } from '../flv/aac-config.js';
-import { adtsToAudioSpecificConfig, isAdts, stripAdts } from '../flv/adts.js';
 import { buildAvcConfig, parseAvcConfig } from '../flv/avc-config.js';
-import { buildAacAudioTagBody, buildAvcVideoTagBody, parseAudioTagBody, parseVideoTagBody } from '../flv/flv-tag.js';
+import { buildAvcVideoTagBody, parseVideoTagBody } from '../flv/flv-tag.js';
 import { ParameterSets } from '../flv/h264-slice.js';
 import { raiseMaxNumRefFrames } from '../flv/h264-sps-rewrite.js';
 import type { Sps } from '../flv/h264-sps.js';
 import { joinAvcc, nalType, NalType, splitNalUnits } from '../flv/nal-units.js';
+import { MIN_KEYFRAME_INTERVAL_MS } from '../media/output-contract.js';
+import { AudioTrack, TAG_AUDIO, type AudioTrackHost } from './audio-track.js';
 import { IdrDemoter } from './idr-demotion.js';
 import { Interleaver } from './interleaver.js';
 import { PocCounter } from './poc.js';
@@ -35,9 +35,10 @@ import {
   type RepairSummary,
   type TranscodeDecision,
 } from './repairs.js';
-import { AudioClock, TrackTimeline, VideoCadence, signedDelta32 } from './track-timeline.js';
+import { START_ALIGN_MS, StartGate } from './start-gate.js';
+import { ClockShifts, TrackTimeline, VideoCadence, signedDelta32 } from './track-timeline.js';
 
-export const TAG_AUDIO = 8;
+export { TAG_AUDIO };
 export const TAG_VIDEO = 9;
 export const TAG_SCRIPT = 18;
 
@@ -49,7 +50,10 @@ export interface FixerTag {
 }
 
 export interface FixerOptions {
-  /** Keep the keyframe flag only on IDRs at least this far apart (all-intra streams), in ms. */
+  /**
+   * Keep the keyframe flag only on IDRs at least this far apart (all-intra streams), in ms.
+   * The contract's minimum: a 2 s GOP after millisecond rounding (1983 ms at 30 fps) passes.
+   */
   targetKeyframeIntervalMs: number;
   /** A GOP longer than this needs new keyframes: transcode, in ms (Cloudflare: 10 s). */
   maxKeyframeIntervalMs: number;
@@ -62,25 +66,30 @@ export interface FixerOptions {
    * so readers that judge keyframes by NAL type see the same GOP. Off: only the flag is cleared.
    */
   demoteIdrs: boolean;
+  /**
+   * The publisher may reconnect (the live relay): the first sequence header already carries
+   * max_num_ref_frames 2 when the SPS declares fewer, so that a resume IDR demoted at the
+   * seam is not taken for a keyframe by readers that call every I picture of a one-reference
+   * stream one (FFmpeg's parser). Off for files: their SPS goes out as it came.
+   */
+  seamReady: boolean;
 }
 
 export const DEFAULT_FIXER_OPTIONS: FixerOptions = {
-  targetKeyframeIntervalMs: 2000,
+  targetKeyframeIntervalMs: MIN_KEYFRAME_INTERVAL_MS,
   maxKeyframeIntervalMs: 10_000,
   reorderWindowMs: 500,
   maxPendingFrames: 300,
   demoteIdrs: true,
+  seamReady: false,
 };
 /** max_num_ref_frames given to streams whose IDRs are demoted (see h264-sps-rewrite.ts). */
 const DEMOTION_REF_FRAMES = 2;
 
-/** A first timestamp further than this from the stream's first is not aligned to it, in ms. */
-const START_ALIGN_MS = 1000;
-/** AAC frames carry 1024 samples (960 in the rare 960 variant, from the ASC). */
-const AAC_FRAME_SAMPLES = 1024;
-/** Frame duration assumed until the stream tells, in ms (30 fps; 1024 samples at 44.1 kHz). */
+/** Video frame duration assumed until the stream tells, in ms (30 fps). */
 const DEFAULT_VIDEO_FRAME_MS = 1000 / 30;
-const DEFAULT_AUDIO_FRAME_MS = (1024 * 1000) / 44100;
+/** A step within this fraction of a whole number of frame intervals is on that grid. */
+const GRID_FIT_TOLERANCE = 0.4;
 /** B-frame reorder delay assumed when the SPS does not state max_num_reorder_frames. */
 const DEFAULT_REORDER_FRAMES = 2;
 
@@ -110,7 +119,9 @@ export class StreamFixer {
   private readonly out: (tag: FixerTag) => void;
   private readonly onRepair: ((r: RepairRecord) => void) | undefined;
   private readonly interleaver: Interleaver;
-  private firstRaw: number | null = null;
+  private readonly gate: StartGate;
+  private readonly shifts = new ClockShifts();
+  private startOffsetSeen = false;
   private metadataSent = false;
   // Video
   private videoCodec: string | null = null;
@@ -125,7 +136,7 @@ export class StreamFixer {
   private lastReceivedConfig: Buffer | null = null;
   private pending: PendingVideo[] = [];
   private seenIdr = false;
-  private readonly videoTimeline = new TrackTimeline('video', DEFAULT_VIDEO_FRAME_MS);
+  private readonly videoTimeline = new TrackTimeline('video', DEFAULT_VIDEO_FRAME_MS, this.shifts);
   private readonly cadence = new VideoCadence();
   private lastKeyOutMs: number | null = null;
   private lastIdrOutMs: number | null = null;
@@ -140,22 +151,29 @@ export class StreamFixer {
   private firstIdrChecked = false;
   private idrDtsMs = 0;
   private lastVideoDts = -Infinity;
-  // Audio
-  private audioCodec: string | null = null;
-  private asc: Buffer | null = null;
-  private ascSent: Buffer | null = null;
-  private audioStereo = true;
-  private frameSamples = AAC_FRAME_SAMPLES;
-  private audioSampleRate = 0;
-  private pendingAudio: FixerTag[] = [];
-  private readonly audioTimeline = new TrackTimeline('audio', DEFAULT_AUDIO_FRAME_MS);
-  private readonly audioClock = new AudioClock();
+  private readonly audio: AudioTrack;
 
   constructor(out: (tag: FixerTag) => void, options: Partial<FixerOptions> = {}, onRepair?: (r: RepairRecord) => void) {
     this.options = { ...DEFAULT_FIXER_OPTIONS, ...options };
     this.out = out;
     this.onRepair = onRepair;
     this.interleaver = new Interleaver(this.options.reorderWindowMs, (tag) => this.emit(tag), (r) => this.repair(r));
+    this.gate = new StartGate(this.options.reorderWindowMs);
+    this.raiseRefFrames = this.options.demoteIdrs && this.options.seamReady;
+    this.audio = new AudioTrack(this.audioHost(), this.shifts);
+  }
+
+  private audioHost(): AudioTrackHost {
+    return {
+      interleaver: this.interleaver,
+      gate: this.gate,
+      maxPendingFrames: this.options.maxPendingFrames,
+      repair: (r) => this.repair(r),
+      decide: (reason, atMs, detail) => this.decide(reason, atMs, detail),
+      startOut: (raw) => this.startOut('audio', raw),
+      framesIn: () => this.stats.audioFramesIn++,
+      framesOut: () => this.stats.audioFramesOut++,
+    };
   }
 
   /** What the stream carries, as far as known: codecs, and from the SPS the picture. */
@@ -170,14 +188,32 @@ export class StreamFixer {
         : sps === null
           ? { codec: this.videoCodec }
           : { codec: this.videoCodec, width: sps.width, height: sps.height, fps: sps.vui?.fps ?? null, profileIdc: sps.profileIdc, levelIdc: sps.levelIdc };
-    const audio = this.audioCodec === null ? null : { codec: this.audioCodec, sampleRate: this.audioSampleRate, stereo: this.audioStereo };
+    const a = this.audio;
+    const audio = a.codec === null ? null : { codec: a.codec, sampleRate: a.sampleRate, stereo: a.channels !== 1 };
     return { video, audio };
   }
 
-  /** The video frame interval: from the SPS timing, else measured, else 30 fps; in ms. */
+  /**
+   * The video frame interval, in ms: the SPS timing while the measured rate agrees with it
+   * (or nothing is measured yet), else the measured one (an SPS can claim 15 fps while the
+   * camera delivers 30), else 30 fps.
+   */
   get videoFrameDurationMs(): number {
+    return this.cadenceFrameMs() ?? this.videoTimeline.frameDurationMs;
+  }
+
+  /**
+   * The interval the cadence grid is built on, in ms: the SPS's exact 1000/fps while the
+   * stream's own measured interval fits its grid (onGridOf; an SPS can claim 15 fps while
+   * the camera delivers 30), else the measured one; null (no snapping) while there is
+   * neither. Before the measurement, frames that come faster than the grid are not snapped.
+   */
+  private cadenceFrameMs(): number | null {
     const fps = this.currentSps?.vui?.fps;
-    return fps && fps > 1 && fps <= 120 ? 1000 / fps : this.videoTimeline.frameDurationMs;
+    const claimed = fps && fps > 1 && fps <= 120 ? 1000 / fps : null;
+    if (!this.videoTimeline.measured) return claimed;
+    const measured = this.videoTimeline.frameDurationMs;
+    return claimed !== null && onGridOf(measured, claimed) ? claimed : measured;
   }
 
   /** Set when the stream needs what a remux cannot do; the fixer keeps working regardless. */
@@ -188,29 +224,30 @@ export class StreamFixer {
   push(tag: FixerTag): void {
     this.stats.tagsIn++;
     if (tag.tagType === TAG_VIDEO) this.onVideo(tag);
-    else if (tag.tagType === TAG_AUDIO) this.onAudio(tag);
+    else if (tag.tagType === TAG_AUDIO) this.audio.push(tag);
     else if (tag.tagType === TAG_SCRIPT) this.onScript(tag);
   }
 
   /**
    * A new publish on the same path (the publisher reconnected): the output goes on as one
-   * stream. Each track continues one frame interval after its last output, video resumes at
-   * the next IDR (kept as a keyframe, frames before it dropped), and the sequence headers go
-   * out again before it. The first onMetaData stays the only one.
+   * stream. Both tracks start again from one output point just after the later of their
+   * last outputs (each keeps its offset from the other, as at a first start); video resumes
+   * at the next IDR (frames before it dropped), which is demoted like any other IDR when it
+   * comes sooner than the minimum keyframe interval and the parameter sets did not change,
+   * so the keyframe interval holds across the seam. Sequence headers go out again only when
+   * they changed. The first onMetaData stays the only one.
    */
   newPublish(): void {
     const held = this.heldFirstIdr;
     this.heldFirstIdr = null;
     if (held !== null) this.videoFrame(held);
+    this.gate.release();
     this.pending = [];
-    this.pendingAudio = [];
+    this.audio.newPublish();
     this.seenIdr = false;
-    this.lastKeyOutMs = null;
-    this.lastSentConfig = null;
-    this.lastSentSets = null;
-    this.ascSent = null;
-    this.videoTimeline.resume();
-    this.audioTimeline.resume();
+    this.shifts.clear();
+    const next = (last: number, frameMs: number): number => (last === -Infinity ? 0 : last + frameMs);
+    this.gate.restart(Math.max(next(this.lastVideoDts, this.videoFrameDurationMs), next(this.audio.lastOutMs, this.audio.frameDurationMs)));
   }
 
   /** End of stream: release everything held. */
@@ -218,6 +255,7 @@ export class StreamFixer {
     const held = this.heldFirstIdr;
     this.heldFirstIdr = null;
     if (held !== null) this.videoFrame(held);
+    this.gate.release();
     this.interleaver.flush();
   }
 
@@ -243,15 +281,15 @@ export class StreamFixer {
     this.interleaver.pushData({ tagType: TAG_SCRIPT, timestampMs: 0, data: tag.data });
   }
 
-  /** Output start for a track's first tag: aligned with the stream's first timestamp when close. */
-  private startTrack(timeline: TrackTimeline, raw: number, other: TrackTimeline): void {
-    if (this.firstRaw === null) {
-      this.firstRaw = raw;
-      if (raw > START_ALIGN_MS) this.repair({ kind: RepairKind.TS_START_OFFSET, track: timeline.track, atMs: raw, amount: raw });
+  /** Output ms for a track's first frame of the session; the first of the stream notes a start offset. */
+  private startOut(track: 'audio' | 'video', raw: number): number {
+    if (!this.startOffsetSeen) {
+      this.startOffsetSeen = true;
+      const base = this.gate.baseRawMs ?? raw;
+      if (base > START_ALIGN_MS) this.repair({ kind: RepairKind.TS_START_OFFSET, track, atMs: base, amount: base });
     }
-    const offset = signedDelta32(raw, this.firstRaw);
-    const outMs = Math.abs(offset) <= START_ALIGN_MS ? Math.max(0, offset) : other.started ? other.lastOut : 0;
-    timeline.start(raw, outMs);
+    const other = track === 'audio' ? this.lastVideoDts : this.audio.lastOutMs;
+    return this.gate.startOut(track, raw, other === -Infinity ? 0 : other);
   }
 
   // ---------------------------------------------------------------------------------- video
@@ -346,12 +384,9 @@ export class StreamFixer {
         // as above
       }
     }
+    // The SPS rate is a hint until the stream's own steps are measured (cadenceFrameMs).
     const fps = this.currentSps?.vui?.fps;
-    if (fps && fps > 1 && fps <= 120) {
-      this.videoTimeline.setFrameDuration(1000 / fps);
-      this.cadence.setFrameDuration(1000 / fps);
-      this.interleaver.setFrameDuration('video', 1000 / fps);
-    }
+    if (fps && fps > 1 && fps <= 120 && !this.videoTimeline.measured) this.videoTimeline.setFrameDuration(1000 / fps);
   }
 
   private drainPending(): void {
@@ -394,21 +429,37 @@ export class StreamFixer {
       }
       this.seenIdr = true;
     }
-    // Timeline, then cadence.
+    if (this.gate.hold('video', f.rawTs, () => this.timedVideoFrame(f, idr))) return;
+    this.timedVideoFrame(f, idr);
+  }
+
+  /** Timeline, then cadence: the frame's output DTS, strictly increasing, in ms. */
+  private videoDts(f: PendingVideo): number {
     let outMs: number;
-    if (!this.videoTimeline.started) {
-      this.startTrack(this.videoTimeline, f.rawTs, this.audioTimeline);
-      outMs = this.videoTimeline.lastOut;
+    if (this.gate.needsStart('video')) {
+      outMs = this.startOut('video', f.rawTs);
+      this.videoTimeline.start(f.rawTs, outMs);
+      this.cadence.reset();
     } else {
       outMs = this.videoTimeline.next(f.rawTs, (r) => this.repair(r));
     }
-    const snapped = this.cadence.snap(outMs);
+    const frameMs = this.cadenceFrameMs();
+    if (frameMs !== null) {
+      this.cadence.setFrameDuration(frameMs);
+      this.interleaver.setFrameDuration('video', frameMs);
+    }
+    const snapped = frameMs === null ? outMs : this.cadence.snap(outMs, this.videoTimeline.measured);
     if (Math.round(snapped) !== Math.round(outMs)) {
       this.repair({ kind: RepairKind.CADENCE_SNAP, track: 'video', atMs: f.rawTs, amount: Math.round(snapped - outMs) });
     }
     // Rounding to ms must not make two frames share a timestamp.
     const dts = Math.max(Math.round(snapped), this.lastVideoDts + 1);
     this.lastVideoDts = dts;
+    return dts;
+  }
+
+  private timedVideoFrame(f: PendingVideo, idr: boolean): void {
+    const dts = this.videoDts(f);
 
     // GOP policy, part 1: an IDR sooner than the target interval after the last keyframe is thinned.
     const tooSoon = idr && this.lastKeyOutMs !== null && dts - this.lastKeyOutMs < this.options.targetKeyframeIntervalMs;
@@ -561,104 +612,21 @@ export class StreamFixer {
       return null;
     }
     const poc = this.poc.next(header, sps);
-    const fps = sps.vui?.fps;
-    const frameMs = fps && fps > 1 && fps <= 120 ? 1000 / fps : this.videoTimeline.frameDurationMs;
+    const frameMs = this.videoFrameDurationMs;
     const reorder = sps.vui?.maxNumReorderFrames ?? DEFAULT_REORDER_FRAMES;
     // x264 and MediaCodec count POC in steps of 2 per frame.
     const pts = this.idrDtsMs + (poc / 2 + reorder) * frameMs;
     return Math.max(0, Math.round(pts - dts));
   }
+}
 
-  // ---------------------------------------------------------------------------------- audio
-
-  private onAudio(tag: FixerTag, replay = false): void {
-    let body;
-    try {
-      body = parseAudioTagBody(tag.data);
-    } catch {
-      return;
-    }
-    this.audioCodec ??= body.codec;
-    if (body.codec !== 'aac') {
-      this.decide(TranscodeReason.UNSUPPORTED_AUDIO_CODEC, tag.timestampMs, `audio codec ${body.codec}`);
-      return;
-    }
-    if (body.isSequenceHeader) {
-      try {
-        const config = parseAudioSpecificConfig(body.data);
-        this.setAsc(Buffer.from(body.data), config.sampleRate, config.channelConfig, config.frameLengthSamples);
-      } catch {
-        // ignore a broken ASC; ADTS may provide one
-      }
-      const held = this.pendingAudio;
-      this.pendingAudio = [];
-      for (const t of held) this.onAudio(t, true);
-      return;
-    }
-    if (!replay) this.stats.audioFramesIn++;
-    let payloads: Buffer[] = [body.data];
-    let adts = false;
-    if (isAdts(body.data)) {
-      try {
-        const stripped = stripAdts(body.data);
-        payloads = stripped.payloads;
-        adts = true;
-        this.repair({ kind: RepairKind.ADTS_STRIPPED, track: 'audio', atMs: tag.timestampMs, amount: body.data.length - payloads.reduce((a, p) => a + p.length, 0) });
-        if (this.asc === null) {
-          const asc = adtsToAudioSpecificConfig(stripped.header);
-          const config = parseAudioSpecificConfig(asc);
-          this.setAsc(asc, config.sampleRate, config.channelConfig, config.frameLengthSamples);
-          this.repair({ kind: RepairKind.AAC_SEQUENCE_HEADER, track: 'audio', atMs: tag.timestampMs, amount: asc.length });
-        }
-      } catch {
-        return;
-      }
-    }
-    if (this.asc === null) {
-      // No AudioSpecificConfig yet (a late AAC sequence header): hold the frames, within bounds.
-      this.pendingAudio.push(tag);
-      while (this.pendingAudio.length > this.options.maxPendingFrames) this.pendingAudio.shift();
-      return;
-    }
-    this.audioFrames(tag, payloads, adts);
-  }
-
-  private audioFrames(tag: FixerTag, payloads: Buffer[], adts: boolean): void {
-    const asc = this.asc as Buffer;
-    let raw = tag.timestampMs;
-    for (const payload of payloads) {
-      let timelineMs: number;
-      if (!this.audioTimeline.started) {
-        this.startTrack(this.audioTimeline, raw, this.videoTimeline);
-        timelineMs = this.audioTimeline.lastOut;
-      } else {
-        timelineMs = this.audioTimeline.next(raw, (r) => this.repair(r));
-      }
-      const clockMs = this.audioClock.next(timelineMs, this.frameSamples);
-      if (Math.abs(clockMs - timelineMs) >= 1) {
-        this.repair({ kind: RepairKind.AUDIO_CLOCK, track: 'audio', atMs: raw, amount: Math.round(clockMs - timelineMs) });
-      }
-      const ts = Math.round(clockMs);
-      if (this.ascSent === null || !this.ascSent.equals(asc)) {
-        this.interleaver.push('audio', ts, { tagType: TAG_AUDIO, timestampMs: ts, data: buildAacAudioTagBody({ packetType: 0, data: asc, stereo: this.audioStereo }) }, true);
-        this.ascSent = asc;
-      }
-      const data = adts || payloads.length > 1 ? buildAacAudioTagBody({ packetType: 1, data: payload, stereo: this.audioStereo }) : tag.data;
-      this.stats.audioFramesOut++;
-      this.interleaver.push('audio', ts, { tagType: TAG_AUDIO, timestampMs: ts, data });
-      raw = (raw + Math.round((this.frameSamples * 1000) / (this.audioSampleRate || 44100))) >>> 0;
-    }
-  }
-
-  private setAsc(asc: Buffer, sampleRate: number, channels: number, frameSamples: number): void {
-    this.asc = asc;
-    this.audioSampleRate = sampleRate;
-    this.audioStereo = channels !== 1;
-    this.frameSamples = frameSamples;
-    this.audioClock.setSampleRate(sampleRate);
-    this.audioTimeline.setFrameDuration((frameSamples * 1000) / sampleRate);
-    this.interleaver.setFrameDuration('audio', (frameSamples * 1000) / sampleRate);
-  }
+/**
+ * A step (or measured interval) fits the grid of `frameMs`: about one interval, or about a
+ * whole number of them (frames the camera skipped in low light keep to the same grid).
+ */
+function onGridOf(stepMs: number, frameMs: number): boolean {
+  const ratio = stepMs / frameMs;
+  return ratio >= 1 - GRID_FIT_TOLERANCE && Math.abs(ratio - Math.round(ratio)) <= GRID_FIT_TOLERANCE;
 }
 
 function sameBuffers(a: Buffer[], b: Buffer[]): boolean {

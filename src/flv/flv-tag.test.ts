@@ -4,6 +4,7 @@ import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
 import { readFlv, type FlvTag } from './flv-reader.js';
 import {
   buildAacAudioTagBody,
+  withAacTagByte,
   buildAvcVideoTagBody,
   metadataFields,
   parseAudioTagBody,
@@ -185,12 +186,22 @@ describe('audio', () => {
       headerBytes: 2,
       data: asc,
     });
-    const raw = buildAacAudioTagBody({ packetType: 1, data: hex('211b'), stereo: false });
-    expect(raw.toString('hex')).toBe('ae01211b');
-    expect(parseAudioTagBody(raw)).toMatchObject({ aacPacketType: 1, isSequenceHeader: false, stereo: false, data: hex('211b') });
+    const raw = buildAacAudioTagBody({ packetType: 1, data: hex('211b') });
+    expect(raw.toString('hex')).toBe('af01211b');
+    // A mono tag byte (some Android muxers) parses as sent; rinse never writes one.
+    expect(parseAudioTagBody(hex('ae01211b'))).toMatchObject({ aacPacketType: 1, isSequenceHeader: false, stereo: false, data: hex('211b') });
     expect(parseAudioTagBody(hex('af05'))).toMatchObject({ aacPacketType: null, isSequenceHeader: false });
     tagError(() => parseAudioTagBody(hex('af')));
     tagError(() => parseAudioTagBody(Buffer.alloc(0)));
+  });
+
+  it('sets the AAC tag byte to 0xAF, copying only a body that lacks it', () => {
+    const right = hex('af01211b');
+    expect(withAacTagByte(right)).toBe(right);
+    const mono = hex('ae01211b');
+    const fixed = withAacTagByte(mono);
+    expect(fixed.toString('hex')).toBe('af01211b');
+    expect(mono.toString('hex')).toBe('ae01211b');
   });
 
   it('parses MP3 and other legacy formats with a 1-byte header', () => {
@@ -294,7 +305,7 @@ describe('a real ffmpeg FLV', () => {
         expect(a.codec).toBe('aac');
         expect(a.isSequenceHeader).toBe(classifyAudio(t.data).isSequenceHeader);
         if (a.isSequenceHeader) sequenceHeaders++;
-        const rebuilt = buildAacAudioTagBody({ packetType: a.aacPacketType as 0 | 1, data: a.data, stereo: a.stereo });
+        const rebuilt = buildAacAudioTagBody({ packetType: a.aacPacketType as 0 | 1, data: a.data });
         expect(rebuilt.equals(t.data)).toBe(true);
       }
     }

@@ -16,6 +16,7 @@ import {
   type Amf0Object,
   type Amf0Value,
 } from '../rtmp/amf0.js';
+import { AAC_TAG_BYTE } from '../media/output-contract.js';
 import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
 
 /** §E.4.3.1 CodecID 7: AVC (H.264). */
@@ -416,21 +417,25 @@ export function buildAvcVideoTagBody(opts: {
 
 /**
  * A legacy AAC audio tag body (§E.4.2.1/§E.4.2.2): 2-byte header + data, one allocation.
- * The spec has AAC always declare 44 kHz, 16-bit, stereo (the real values are in the
- * AudioSpecificConfig); `stereo` stays configurable for senders that mirror mono.
+ * The first byte is always AAC_TAG_BYTE: the spec has AAC declare 44 kHz, 16-bit, stereo
+ * whatever the stream is (the real values are in the AudioSpecificConfig).
  */
-export function buildAacAudioTagBody(opts: {
-  packetType: 0 | 1;
-  data: Buffer;
-  soundRateCode?: 3;
-  soundSize16?: true;
-  stereo?: boolean;
-}): Buffer {
-  // soundRateCode and soundSize16 can only be 3 and true (their types say so); stereo defaults to true.
+export function buildAacAudioTagBody(opts: { packetType: 0 | 1; data: Buffer }): Buffer {
   const out = Buffer.allocUnsafe(2 + opts.data.length);
-  out[0] = (SOUND_FORMAT_AAC << 4) | (SOUND_RATE_44K << 2) | 0x02 | (opts.stereo === false ? 0 : 0x01);
+  out[0] = AAC_TAG_BYTE;
   out[1] = opts.packetType;
   opts.data.copy(out, 2);
+  return out;
+}
+
+/**
+ * `body` with its first byte set to AAC_TAG_BYTE: the body itself when it already is (no
+ * copy), else a copy (the input belongs to its sender and never changes).
+ */
+export function withAacTagByte(body: Buffer): Buffer {
+  if (body[0] === AAC_TAG_BYTE) return body;
+  const out = Buffer.from(body);
+  out[0] = AAC_TAG_BYTE;
   return out;
 }
 

@@ -151,7 +151,7 @@ export class RelaySession implements StreamSubscriber {
     this.metrics = opts.metrics;
     this.fixer = new StreamFixer(
       (tag) => (this.fallback ? this.fallback.push(tag) : this.toDestination(tag)),
-      opts.options.fixer,
+      { ...opts.options.fixer, seamReady: true },
       (r) => this.onRepair(r),
     );
     this.fallback =
