@@ -10,7 +10,7 @@ const USAGE = `usage: rinse <command> [options]
 
 commands:
   serve     run the relay: accept RTMP publishes, repair them, send them on
-  inspect   tell why Cloudflare would accept or refuse a stream (FLV file or rtmp:// URL)
+  inspect   judge a stream by the output contract (FLV file or rtmp:// URL)
   fix       repair an FLV file without re-encoding (the same fixer the relay runs live)
   replay    publish an FLV file exactly as stored, paced by its timestamps
   config    config check: print the effective serve settings, secrets redacted
@@ -44,7 +44,7 @@ rinse serve options (each also as env var or --config key, flags first):
   --api-host ADDR            interface for the API (default: --host)   RINSE_API_HOST
   --api-token TOKEN          bearer token for /metrics and /v1/*        RINSE_API_TOKEN
   --drain-timeout-ms N       on SIGTERM, let live streams run this long (default 30000)  RINSE_DRAIN_TIMEOUT_MS
-  --target-keyframe-interval-ms N / --max-keyframe-interval-ms N / --reorder-window-ms N   fixer (2000 / 9800 / 500)
+  --target-keyframe-interval-ms N / --max-keyframe-interval-ms N / --reorder-window-ms N   fixer (1900 / 9800 / 500)
   --config FILE              settings file, YAML (rinse.yml) or JSON, keys as in deploy/rinse.example.yml
   --max-connections N        concurrent connections (default ${DEFAULT_SERVER_LIMITS.maxConnections})
   --max-message-bytes N      largest RTMP message (default ${DEFAULT_SERVER_LIMITS.maxMessageBytes})
@@ -58,12 +58,12 @@ rinse inspect <file.flv | rtmp://host/app/name> options:
   --json                     the report as JSON (for tools)
   --packets                  with --json: every tag's dts, pts and keyframe flag
   --seconds N                rtmp:// only: play at most N seconds (default 10)
-  exit code: 0 accept, 1 reject, 2 error
+  exit code: 0 clean (no contract rule broken), 1 not clean, 2 error
 
 rinse fix <in.flv> <out.flv> options:
   --json                          the result as JSON
   --reorder-window-ms N           hold a track running ahead at most N ms (default 500)
-  --target-keyframe-interval-ms N keep keyframe flags at least N ms apart (default 2000)
+  --target-keyframe-interval-ms N keep keyframe flags at least N ms apart (default 1900)
   --max-keyframe-interval-ms N    a longer GOP needs a transcode (default 10000)
   --no-idr-demotion               clear the flag of IDRs sooner than the target, but keep them
                                   IDRs (default: rewrite them as non-IDR I pictures)
@@ -315,7 +315,7 @@ async function inspect(argv: string[]): Promise<number> {
     ? await inspectRtmp(source, { packets: values.packets, seconds })
     : await inspectFile(source, { packets: values.packets });
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-  return report.verdict.accept ? 0 : 1;
+  return report.verdict.clean ? 0 : 1;
 }
 
 async function fix(argv: string[]): Promise<number> {

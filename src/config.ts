@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './rtmp/server.js';
 import { DEFAULT_TRANSCODE_SETTINGS, type TranscodeSettings } from './fallback/transcoder.js';
+import { DEFAULT_FIXER_OPTIONS } from './fixer/stream-fixer.js';
 
 export type SettingSource = 'flag' | 'env' | 'config' | 'default';
 
@@ -217,9 +218,9 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     apiHost: str('apiHost') ?? str('host') ?? '0.0.0.0',
     apiToken: str('apiToken'),
     drainTimeoutMs: int('drainTimeoutMs', 30_000),
-    targetKeyframeIntervalMs: int('targetKeyframeIntervalMs', 2000),
+    targetKeyframeIntervalMs: int('targetKeyframeIntervalMs', DEFAULT_FIXER_OPTIONS.targetKeyframeIntervalMs),
     maxKeyframeIntervalMs: int('maxKeyframeIntervalMs', 9800),
-    reorderWindowMs: int('reorderWindowMs', 500),
+    reorderWindowMs: int('reorderWindowMs', DEFAULT_FIXER_OPTIONS.reorderWindowMs),
     transcode,
     transcodeStreams,
     maxTranscodes: int('maxTranscodes', 4),

@@ -15,7 +15,7 @@ import { MediaFormatError } from '../flv/errors.js';
 import type { ParameterSets, SliceHeader } from '../flv/h264-slice.js';
 import { rewriteSlice } from '../flv/h264-slice-rewrite.js';
 import { nalType, NalType } from '../flv/nal-units.js';
-import { PocCounter } from './poc.js';
+import { PocCounter } from '../flv/h264-poc.js';
 
 /** x264 and MediaCodec count POC in steps of 2 per frame; the gap left after a demoted IDR's predecessor. */
 const POC_STEP = 2;
@@ -72,7 +72,7 @@ export class IdrDemoter {
     const pps = this.params.ppsById(header.ppsId);
     const sps = this.params.spsForPps(header.ppsId);
     if (pps === undefined || sps === undefined) return unchanged(demote ? 'unknown PPS' : null);
-    const sourcePoc = sps.picOrderCntType === 0 ? this.poc.next(header, sps) : 0;
+    const sourcePoc = sps.picOrderCntType === 0 ? (this.poc.next(header, sps) ?? 0) : 0;
     const maxFrameNum = 2 ** sps.log2MaxFrameNum;
 
     if (idr) {

@@ -26,7 +26,7 @@ import { MIN_KEYFRAME_INTERVAL_MS } from '../media/output-contract.js';
 import { AudioTrack, TAG_AUDIO, type AudioTrackHost } from './audio-track.js';
 import { IdrDemoter } from './idr-demotion.js';
 import { Interleaver } from './interleaver.js';
-import { PocCounter } from './poc.js';
+import { PocCounter } from '../flv/h264-poc.js';
 import {
   RepairKind,
   TranscodeReason,
@@ -611,7 +611,7 @@ export class StreamFixer {
     } catch {
       return null;
     }
-    const poc = this.poc.next(header, sps);
+    const poc = this.poc.next(header, sps) ?? 0;
     const frameMs = this.videoFrameDurationMs;
     const reorder = sps.vui?.maxNumReorderFrames ?? DEFAULT_REORDER_FRAMES;
     // x264 and MediaCodec count POC in steps of 2 per frame.

@@ -1,8 +1,9 @@
 /**
- * What `rinse inspect` can find in a stream, and how each finding weighs against what
- * Cloudflare Stream Live accepts (shared/cloudflare-ingest.md). Fixture manifests name
- * their pathologies with these same ids, so a test can check that inspect finds them all.
+ * What `rinse inspect` reports: one {@link RuleFinding} per broken output-contract rule
+ * (src/media/output-contract.ts), each carrying the measured pathologies behind it as
+ * {@link Cause}s. Fixture manifests name their pathologies with the same FindingKind ids.
  */
+import { CONTRACT, ContractRule } from '../media/output-contract.js';
 
 export const FindingKind = {
   /** A track's timestamp went backwards by less than a restart. */
@@ -57,56 +58,37 @@ export const FindingKind = {
   LOW_BITRATE: 'low-bitrate',
   /** onMetaData declares parameters that the SPS/ASC contradict. */
   METADATA_MISMATCH: 'metadata-mismatch',
+  /** The FLV does not parse: a wrong PreviousTagSize, a tag body that does not parse, bytes after the last tag. */
+  FLV_PARSE: 'flv-parse',
+  /** Fewer frames in a track than there is anything to judge. */
+  TOO_FEW_FRAMES: 'too-few-frames',
+  /** AVCC length prefixes of other than 4 bytes, or a payload that tiles neither as AVCC nor as Annex B. */
+  BAD_NAL_LENGTHS: 'bad-nal-lengths',
+  /** An AVC sequence header again with the same parameter sets. */
+  AVC_SEQUENCE_HEADER_REPEATED: 'avc-sequence-header-repeated',
+  /** A changed AVC sequence header that the next frame, not an IDR, cannot start from. */
+  AVC_SEQUENCE_HEADER_NOT_AT_IDR: 'avc-sequence-header-not-at-idr',
+  /** AAC sequence headers that differ from each other. */
+  AAC_SEQUENCE_HEADER_CHANGED: 'aac-sequence-header-changed',
+  /** An AAC tag whose first byte is not the FLV spec's. */
+  AAC_TAG_BYTE: 'aac-tag-byte',
+  /** The first video frame is not a flagged IDR. */
+  FIRST_FRAME_NOT_IDR: 'first-frame-not-idr',
+  /** In arrival order, the last audio and video timestamps too far apart. */
+  AV_SKEW: 'av-skew',
+  /** A negative composition time. */
+  NEGATIVE_CTS: 'negative-cts',
+  /** Presentation order (DTS + CTS) disagrees with picture order count order. */
+  POC_ORDER: 'poc-order',
 } as const;
 
 export type FindingKind = (typeof FindingKind)[keyof typeof FindingKind];
 
-export type Severity = 'reject' | 'warn';
+/** 'reject': Cloudflare's documented MUSTs refuse it; 'repair': a contract breach rinse repairs (or transcodes). */
+export type Severity = 'reject' | 'repair';
 
-/** A rule from shared/cloudflare-ingest.md, quoted short. */
-export const CloudflareRule = {
-  VIDEO_H264: 'Media MUST: video H.264 only over RTMPS',
-  AUDIO_AAC: 'Media MUST: audio AAC only (ADTS accepted, LATM not)',
-  KEYFRAME_INTERVAL: 'Media MUST: keyframe interval between 2 and 10 seconds, closed GOPs',
-  TIMESTAMPS_MONOTONIC: 'Media MUST: timestamps monotonic',
-  SEQUENCE_HEADERS: 'Media MUST: sequence headers (AVC and AAC) before the media they describe',
-  BITRATE: 'Media SHOULD: combined bitrate between 2 and 14 Mbps',
-  FLAT_KEYFRAME_CHART: 'Keyframe-interval chart should be a consistent flat line (fixed interval)',
-  UNHEALTHY: 'ERR_UNHEALTHY: encoder misconfiguration the ingest cannot process',
-  RECONNECT: 'Transport: clients must reconnect; a stalled feed is not a live feed',
-} as const;
-
-/** How each finding weighs, and the rule it is judged by. */
-export const FINDING_RULES: Record<FindingKind, { severity: Severity; rule: string }> = {
-  'ts-backwards': { severity: 'reject', rule: CloudflareRule.TIMESTAMPS_MONOTONIC },
-  'ts-repeat': { severity: 'reject', rule: CloudflareRule.TIMESTAMPS_MONOTONIC },
-  'ts-jump': { severity: 'warn', rule: CloudflareRule.TIMESTAMPS_MONOTONIC },
-  'ts-restart': { severity: 'reject', rule: CloudflareRule.TIMESTAMPS_MONOTONIC },
-  'ts-wrap': { severity: 'reject', rule: CloudflareRule.TIMESTAMPS_MONOTONIC },
-  'ts-start-offset': { severity: 'warn', rule: CloudflareRule.TIMESTAMPS_MONOTONIC },
-  'av-out-of-order': { severity: 'reject', rule: CloudflareRule.TIMESTAMPS_MONOTONIC },
-  'av-drift': { severity: 'warn', rule: CloudflareRule.TIMESTAMPS_MONOTONIC },
-  'irregular-cadence': { severity: 'warn', rule: CloudflareRule.FLAT_KEYFRAME_CHART },
-  stall: { severity: 'warn', rule: CloudflareRule.RECONNECT },
-  'all-intra': { severity: 'reject', rule: CloudflareRule.KEYFRAME_INTERVAL },
-  'gop-too-short': { severity: 'reject', rule: CloudflareRule.KEYFRAME_INTERVAL },
-  'gop-too-long': { severity: 'reject', rule: CloudflareRule.KEYFRAME_INTERVAL },
-  'keyframe-flag-mismatch': { severity: 'reject', rule: CloudflareRule.KEYFRAME_INTERVAL },
-  'annexb-framing': { severity: 'reject', rule: CloudflareRule.UNHEALTHY },
-  'mixed-framing': { severity: 'reject', rule: CloudflareRule.UNHEALTHY },
-  'adts-audio': { severity: 'warn', rule: CloudflareRule.AUDIO_AAC },
-  'avc-sequence-header-missing': { severity: 'reject', rule: CloudflareRule.SEQUENCE_HEADERS },
-  'avc-sequence-header-late': { severity: 'reject', rule: CloudflareRule.SEQUENCE_HEADERS },
-  'avc-sequence-header-changed': { severity: 'warn', rule: CloudflareRule.SEQUENCE_HEADERS },
-  'aac-sequence-header-missing': { severity: 'reject', rule: CloudflareRule.SEQUENCE_HEADERS },
-  'bframes-no-cts': { severity: 'reject', rule: CloudflareRule.UNHEALTHY },
-  'unsupported-video-codec': { severity: 'reject', rule: CloudflareRule.VIDEO_H264 },
-  'unsupported-audio-codec': { severity: 'reject', rule: CloudflareRule.AUDIO_AAC },
-  'low-bitrate': { severity: 'warn', rule: CloudflareRule.BITRATE },
-  'metadata-mismatch': { severity: 'warn', rule: CloudflareRule.UNHEALTHY },
-};
-
-export interface Finding {
+/** One measured pathology (a cause of a broken rule, or a note). */
+export interface Cause {
   kind: FindingKind;
   track: 'audio' | 'video' | 'both';
   /** How many times it happened. */
@@ -115,4 +97,68 @@ export interface Finding {
   firstAtMs: number | null;
   /** One line for a person. */
   detail: string;
+}
+
+/** One broken contract rule. */
+export interface RuleFinding {
+  rule: ContractRule;
+  /** The same id as `rule`, under the name callers of the older report read. */
+  kind: ContractRule;
+  cloudflareMust: boolean;
+  severity: Severity;
+  /** How many times it is broken (tags, intervals or headers, as the rule counts). */
+  count: number;
+  /** Where it is first broken (stream timestamp in ms, as sent). */
+  firstAtMs: number | null;
+  detail: string;
+  /** The pathologies behind it. */
+  causes: Cause[];
+}
+
+/** Rules that need more than one input (the output, the wall clock, a decoder): inspect does not judge them. */
+export const NOT_JUDGED: readonly ContractRule[] = [
+  ContractRule.LIP_SYNC,
+  ContractRule.LIVE_PACE,
+  ContractRule.COMPLETE,
+  ContractRule.DECODES,
+  ContractRule.PACKAGES,
+];
+
+const RULE_ORDER = new Map(CONTRACT.map((c, i) => [c.rule, i]));
+const MUST = new Map(CONTRACT.map((c) => [c.rule, c.cloudflareMust]));
+
+/** Collects breaches rule by rule; a rule is reported once, with every cause found for it. */
+export class RuleBook {
+  private readonly broken = new Map<ContractRule, RuleFinding>();
+  readonly notes: Cause[] = [];
+
+  /** Rule `rule` is broken `count` times (nothing happens for count <= 0). */
+  breach(rule: ContractRule, count: number, firstAtMs: number | null, detail: string, ...causes: Cause[]): void {
+    if (count <= 0) return;
+    const existing = this.broken.get(rule);
+    if (existing) {
+      existing.count += count;
+      if (firstAtMs !== null && (existing.firstAtMs === null || firstAtMs < existing.firstAtMs)) existing.firstAtMs = firstAtMs;
+      existing.detail += `; ${detail}`;
+      existing.causes.push(...causes);
+      return;
+    }
+    const cloudflareMust = MUST.get(rule) ?? false;
+    this.broken.set(rule, { rule, kind: rule, cloudflareMust, severity: cloudflareMust ? 'reject' : 'repair', count, firstAtMs, detail, causes });
+  }
+
+  /** Information, not a broken rule (a low bitrate, metadata that disagrees with the bitstream). */
+  note(cause: Cause): void {
+    this.notes.push(cause);
+  }
+
+  /** The broken rules, in contract order. */
+  findings(): RuleFinding[] {
+    return [...this.broken.values()].sort((a, b) => (RULE_ORDER.get(a.rule) ?? 0) - (RULE_ORDER.get(b.rule) ?? 0));
+  }
+}
+
+/** A cause, in one call. */
+export function cause(kind: FindingKind, track: Cause['track'], count: number, firstAtMs: number | null, detail: string): Cause {
+  return { kind, track, count, firstAtMs, detail };
 }

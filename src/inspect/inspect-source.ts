@@ -6,6 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { FlvReader } from '../flv/flv-reader.js';
 import { RtmpClient, redactUrl } from '../rtmp/client.js';
+import { MediaFormatError } from '../flv/errors.js';
 import { StreamFixer } from '../fixer/stream-fixer.js';
 import { StreamAnalyzer, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type AnalyzerTag, type InspectReport } from './stream-analyzer.js';
 
@@ -26,6 +27,11 @@ class Inspection {
     this.fixer.push(tag);
   }
 
+  /** The reader lost the container here: nothing after it can be read. */
+  parseError(detail: string): void {
+    this.analyzer.parseError(detail, null);
+  }
+
   finish(): InspectReport {
     this.fixer.flush();
     const report = this.analyzer.finish();
@@ -44,9 +50,17 @@ export interface InspectOptions {
 
 export async function inspectFile(path: string, options: InspectOptions = {}): Promise<InspectReport> {
   const analyzer = new Inspection(path, options);
-  const reader = new FlvReader({ onTag: (t) => analyzer.push({ tagType: t.tagType, timestampMs: t.timestampMs, data: t.data }) });
-  for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) reader.push(chunk as Buffer);
-  reader.end();
+  const reader = new FlvReader({
+    onTag: (t) => analyzer.push({ tagType: t.tagType, timestampMs: t.timestampMs, data: t.data, previousTagSize: t.previousTagSize }),
+  });
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) reader.push(chunk as Buffer);
+    reader.end();
+  } catch (err) {
+    // A broken container is a verdict (the parse rule), not an error; an unreadable file is.
+    if (!(err instanceof MediaFormatError)) throw err;
+    analyzer.parseError(err.message);
+  }
   return analyzer.finish();
 }
 
