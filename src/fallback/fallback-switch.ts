@@ -16,7 +16,8 @@
  * timestamps run on without a step back.
  *
  * A crashed ffmpeg is restarted with backoff the same way (from the last input keyframe,
- * forcing a keyframe right after what was sent); the upstream session is never touched.
+ * forcing a keyframe right after what was sent); the upstream session is never touched, and
+ * that keyframe is demoted when it comes under the minimum interval (output-gop.ts).
  */
 import type { Logger } from 'pino';
 import type { FlvTag } from '../flv/flv-reader.js';
@@ -24,6 +25,7 @@ import { withAacTagByte } from '../flv/flv-tag.js';
 import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
 import { ResumeCache } from '../relay/resume-cache.js';
+import { OutputGop } from './output-gop.js';
 import { Transcoder, transcodeArgs, type TranscodeSettings } from './transcoder.js';
 
 export type StreamMode = 'remux' | 'transcode' | 'transcode-refused' | 'transcode-failed';
@@ -106,6 +108,8 @@ export class FallbackSwitch {
   private sentAudioHeader: Buffer | null = null;
   private outStarted = false;
   private pendingAudio: FixerTag[] = [];
+  /** Keeps the keyframe interval across a restart (demotes a restart IDR that comes too soon). */
+  private readonly gop = new OutputGop();
 
   constructor(opts: { send: (tag: FixerTag) => void; logger: Logger; options: FallbackOptions; slots: TranscodeSlots; frameMs: () => number }) {
     this.send = opts.send;
@@ -279,8 +283,8 @@ export class FallbackSwitch {
           return;
         }
         this.outStarted = true;
-        this.sendHeaders(ts);
-        this.sendOn({ tagType: TAG_VIDEO, timestampMs: Math.round(ts), data });
+        const fresh = this.sendHeaders(ts);
+        this.sendOn({ tagType: TAG_VIDEO, timestampMs: Math.round(ts), data: this.gop.frame(data, Math.round(ts), !fresh) });
         const held = this.pendingAudio;
         this.pendingAudio = [];
         for (const a of held) this.sendAudio(a);
@@ -291,8 +295,8 @@ export class FallbackSwitch {
         this.stats.framesDroppedOverlap++;
         return;
       }
-      if (this.outVideoHeader && (this.sentVideoHeader === null || !this.sentVideoHeader.equals(this.outVideoHeader.data))) this.sendHeaders(ts);
-      this.sendOn({ tagType: TAG_VIDEO, timestampMs: Math.round(ts), data });
+      const fresh = this.sendHeaders(ts);
+      this.sendOn({ tagType: TAG_VIDEO, timestampMs: Math.round(ts), data: this.gop.frame(data, Math.round(ts), !fresh) });
       return;
     }
     if (t.tagType === TAG_AUDIO) {
@@ -325,15 +329,23 @@ export class FallbackSwitch {
     this.sendOn(tag);
   }
 
-  /** x264's sequence header (and the audio one, if re-encoded) right before the frame at `ms`. */
-  private sendHeaders(ms: number): void {
-    if (this.outVideoHeader) {
+  /**
+   * x264's sequence header (and the audio one, if re-encoded) right before the frame at `ms`,
+   * when it differs from what was sent (a restarted x264 with the same settings writes the
+   * same one). True when a new video header went out: the frame after it stays an IDR.
+   */
+  private sendHeaders(ms: number): boolean {
+    let fresh = false;
+    if (this.outVideoHeader && (this.sentVideoHeader === null || !this.sentVideoHeader.equals(this.outVideoHeader.data))) {
       this.sentVideoHeader = this.outVideoHeader.data;
+      this.gop.header(this.outVideoHeader.data);
       this.send({ ...this.outVideoHeader, timestampMs: Math.round(ms) });
+      fresh = true;
     }
     if (this.outAudioHeader && (this.sentAudioHeader === null || !this.sentAudioHeader.equals(this.outAudioHeader.data))) {
       this.sentAudioHeader = this.outAudioHeader.data;
       this.send({ ...this.outAudioHeader, timestampMs: Math.round(ms) });
     }
+    return fresh;
   }
 }

@@ -58,6 +58,9 @@ export function transcodeArgs(settings: TranscodeSettings, fps: number, forceFro
     '-c:v', 'libx264', '-preset', settings.preset, '-tune', settings.tune,
     '-b:v', `${settings.videoKbps}k`, '-maxrate', `${settings.maxKbps}k`, '-bufsize', `${settings.bufferKbits}k`,
     '-g', String(gopFrames * NATURAL_KEYINT_FACTOR), '-keyint_min', String(gopFrames), '-sc_threshold', '0', '-bf', '0',
+    // Two reference frames: FFmpeg's parser calls every I picture of a one-reference stream a
+    // keyframe, so a restart IDR demoted to an I picture (output-gop.ts) would still look like one.
+    '-refs', '2',
     '-force_key_frames', `expr:gte(t,${from}+n_forced*${settings.gopSeconds})`,
     '-pix_fmt', 'yuv420p', '-vsync', 'passthrough',
     ...audio,
