@@ -15,7 +15,7 @@ import { readFlv, type FlvTag } from '../src/flv/flv-reader.js';
 import { classifyVideo } from '../src/flv/media-tag.js';
 import { RtmpClient } from '../src/rtmp/client.js';
 import { RtmpServer } from '../src/rtmp/server.js';
-import { freePort } from '../test/support/processes.js';
+import { freePort } from '../test/support/free-port.js';
 import type { MediaFrame, StreamSubscriber } from '../src/rtmp/live-streams.js';
 
 export const BIN = resolve(import.meta.dirname, '../bin/rinse.js');

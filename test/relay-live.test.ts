@@ -4,16 +4,50 @@
  * lookup against a stand-in HTTP server, stall detection, capture and local mode.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readFlv } from '../src/flv/flv-reader.js';
+import { encodeFlv } from '../src/flv/flv-writer.js';
+import { MIN_KEYFRAME_INTERVAL_MS } from '../src/media/output-contract.js';
 import { RtmpClient } from '../src/rtmp/client.js';
 import { useFixtures } from './support/fixtures.js';
+import { decodeAmf0 } from '../src/rtmp/amf0.js';
+import { MessageType, type RtmpMessage } from '../src/rtmp/message-types.js';
 import { expectCloudflareClean } from './support/clean-checks.js';
+import { JUDGES, expectDecodes } from './support/judges.js';
 import { decodeReport, probePackets, startFfmpeg, testEncode } from './support/media.js';
-import { TEST_CERT, TEST_SECRETS, TEST_STREAM_KEY, freePort, runReplay, startReceiver, startRinse, startTlsTerminator, waitFor } from './support/processes.js';
+import {
+  TEST_CERT, TEST_SECRETS, TEST_STREAM_KEY, expectReceiverClean, freePort, runReplay, startReceiver, startRinse, startTlsTerminator, waitFor,
+} from './support/processes.js';
+import { TapProxy } from './support/tap-proxy.js';
+
+/** Every judge decodes `file` without an error line and counts `frames` video frames (a number, or a check). */
+async function expectDecodedVideo(file: string, frames: number | ((n: number) => void)): Promise<void> {
+  await expectDecodes(file);
+  for (const judge of JUDGES) {
+    const report = await decodeReport(file, judge.ffprobe);
+    expect(report.errors, `${judge.label}: ffprobe -count_frames errors`).toBe('');
+    if (typeof frames === 'number') expect(report.videoFrames, `${judge.label}: decoded video frames`).toBe(frames);
+    else frames(report.videoFrames);
+  }
+}
+
+/** Video packets of `file` by every judge's ffprobe: the same count for all. */
+async function expectVideoPackets(file: string, count: number): Promise<void> {
+  for (const judge of JUDGES) expect((await probePackets(file, judge.ffprobe)).filter((p) => p.codecType === 'video'), judge.label).toHaveLength(count);
+}
+
+/** Coded video messages (not sequence headers) the relay sent on each upstream connection, via a TapProxy. */
+function videoBySession(messages: RtmpMessage[]): RtmpMessage[][] {
+  const sessions: RtmpMessage[][] = [];
+  for (const m of messages) {
+    if (m.typeId === MessageType.COMMAND_AMF0 && decodeAmf0(m.payload)[0] === 'connect') sessions.push([]);
+    else if (m.typeId === MessageType.VIDEO && m.payload[1] === 1) sessions.at(-1)?.push(m);
+  }
+  return sessions;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'rinse-live-'));
 const rec = join(dir, 'recordings');
@@ -31,13 +65,13 @@ describe('relay: live paths', () => {
       const published = await publisher.done;
       expect(published.stderr).toBe('');
       expect(published.code).toBe(0);
-      expect((await receiver.done).code).toBe(0);
+      expectReceiverClean(await receiver.done);
     } finally {
       receiver.kill();
       await relay.stop();
     }
-    const packets = await expectCloudflareClean(out);
-    expect(packets.filter((p) => p.codecType === 'video')).toHaveLength(180);
+    await expectCloudflareClean(out, { name: 'ffmpeg-publisher' });
+    await expectVideoPackets(out, 180);
   });
 
   it('over rtmps:// to a TLS receiver (certificate trusted through NODE_EXTRA_CA_CERTS)', async () => {
@@ -51,14 +85,14 @@ describe('relay: live paths', () => {
     try {
       const replay = await runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/u/tls`, 4);
       expect(replay.code).toBe(0);
-      expect((await receiver.done).code).toBe(0);
+      expectReceiverClean(await receiver.done);
     } finally {
       receiver.kill();
       await relay.stop();
       await terminator.close();
     }
     expect(terminator.connections()).toBe(1);
-    await expectCloudflareClean(out);
+    await expectCloudflareClean(out, { name: 'rtmps all-at-once' });
   });
 
   it('refuses an rtmps:// receiver whose certificate it does not trust, and keeps retrying', async () => {
@@ -84,7 +118,10 @@ describe('relay: live paths', () => {
     const first = join(dir, 'before-kill.flv');
     const second = join(dir, 'after-restart.flv');
     const receiverA = startReceiver(first, port);
-    const relay = await startRinse(['--target', `rtmp://127.0.0.1:${port}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--recordings-dir', rec]);
+    // The receivers rebase their files to 0 (no -copyts), so the relay's own timestamps are
+    // read where an ingest sees them: on the wire, through a tap in front of the receivers.
+    const tap = await new TapProxy(port).start();
+    const relay = await startRinse(['--target', `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--recordings-dir', rec]);
     let killedAt = 0;
     let restartedAt = 0;
     try {
@@ -99,28 +136,31 @@ describe('relay: live paths', () => {
       restartedAt = Date.now();
       const resumed = await relay.waitForLog((l) => l.msg === 'upstream publishing' && l.connects === 2, 'the second upstream session');
       expect((await publisher.done).code).toBe(0);
-      expect((await receiverB.done).code).toBe(0);
+      expectReceiverClean(await receiverB.done, 'receiver B');
       // Reported, not asserted (tests do not assert timings): how long the resume took.
       const resumedAt = Number(resumed.time);
       console.log(`receiver restart: killed -> restarted ${restartedAt - killedAt} ms, restarted -> publishing again ${resumedAt - restartedAt} ms`);
     } finally {
       receiverA.kill();
       await relay.stop();
+      await tap.stop();
     }
-    const before = (await probePackets(first)).filter((p) => p.codecType === 'video');
     const after = (await probePackets(second)).filter((p) => p.codecType === 'video');
-    expect(before.length).toBeGreaterThan(60);
+    expect((await probePackets(first)).filter((p) => p.codecType === 'video').length).toBeGreaterThan(60);
     expect(after.length).toBeGreaterThan(120);
     // Resumes with a keyframe (the sequence headers come first: the file decodes from its start)...
-    expect(after[0]!.keyframe).toBe(true);
-    const report = await decodeReport(second);
-    expect(report.errors).toBe('');
-    expect(report.videoFrames).toBe(after.length);
-    // ...and the timeline continues where it was: no restart at 0, at most one GOP (2 s) back.
-    const lastBefore = before[before.length - 1]!.dts;
-    expect(after[0]!.dts).toBeGreaterThanOrEqual(lastBefore - 2100);
-    expect(after[0]!.dts).toBeGreaterThan(3000);
-    for (let i = 1; i < after.length; i++) expect(after[i]!.dts).toBeGreaterThan(after[i - 1]!.dts);
+    for (const judge of JUDGES) expect((await probePackets(second, judge.ffprobe)).find((p) => p.codecType === 'video')?.keyframe, judge.label).toBe(true);
+    await expectDecodedVideo(second, after.length);
+    // ...and the timeline on the wire continues where it was: no restart at 0, at most one GOP (2 s) back.
+    const sessions = videoBySession(tap.messages);
+    expect(sessions).toHaveLength(2);
+    const [wireBefore, wireAfter] = [sessions[0]!, sessions[1]!];
+    expect(wireAfter.length).toBe(after.length);
+    expect(wireAfter[0]!.payload[0]! >> 4, 'the second session starts with a keyframe').toBe(1);
+    const lastBefore = wireBefore.at(-1)!.timestampMs;
+    expect(wireAfter[0]!.timestampMs).toBeGreaterThanOrEqual(lastBefore - 2100);
+    expect(wireAfter[0]!.timestampMs).toBeGreaterThan(3000);
+    for (let i = 1; i < wireAfter.length; i++) expect(wireAfter[i]!.timestampMs, `wire video DTS ${i}`).toBeGreaterThan(wireAfter[i - 1]!.timestampMs);
   });
 
   it('publisher flap: publish, drop 3 s, publish the same path from 0: the receiver sees one connection and one continuous timeline', async () => {
@@ -133,19 +173,48 @@ describe('relay: live paths', () => {
       await new Promise((r) => setTimeout(r, 3000));
       expect(receiver.child.exitCode).toBeNull(); // still the first connection
       expect((await runReplay(fixture('clean-720p30'), url, 1)).code).toBe(0);
-      expect((await receiver.done).code).toBe(0);
+      expectReceiverClean(await receiver.done);
     } finally {
       receiver.kill();
       await relay.stop();
     }
     expect(relay.lines.filter((l) => l.msg === 'upstream publishing')).toHaveLength(1);
     expect(relay.lines.some((l) => l.msg === 'publisher back: continuing the same upstream session')).toBe(true);
-    const packets = await expectCloudflareClean(out, { minKeyframes: 5 });
-    const video = packets.filter((p) => p.codecType === 'video');
-    expect(video).toHaveLength(360);
+    await expectCloudflareClean(out, { minKeyframes: 5, name: 'publisher flap' });
     // One timeline: strictly increasing (checked above) with no gap over a frame or two at the flap.
-    const steps = video.slice(1).map((p, i) => p.dts - video[i]!.dts);
-    expect(Math.max(...steps)).toBeLessThanOrEqual(70);
+    for (const judge of JUDGES) {
+      const video = (await probePackets(out, judge.ffprobe)).filter((p) => p.codecType === 'video');
+      expect(video, judge.label).toHaveLength(360);
+      const steps = video.slice(1).map((p, i) => p.dts - video[i]!.dts);
+      expect(Math.max(...steps), `${judge.label}: largest video step at the flap`).toBeLessThanOrEqual(70);
+    }
+  });
+
+  it('publisher reconnect 1 s after a keyframe (the glasses drop at 5 s, back 1.5 s later): every keyframe interval 2-10 s across the seam', async () => {
+    // The first session ends 1 s after its keyframe at 4 s; the second starts from 0 with
+    // fresh sequence headers, as the glasses' reconnect does.
+    const source = readFlv(readFileSync(fixture('glasses-default')));
+    const dropped = join(dir, 'drop-at-5s.flv');
+    writeFileSync(dropped, encodeFlv({ hasAudio: true, hasVideo: true }, source.tags.filter((t) => t.tagType === 18 || t.timestampMs < 5000)));
+    const out = join(dir, 'seam.flv');
+    const receiver = startReceiver(out, await freePort());
+    const relay = await startRinse(['--target', receiver.url, '--grace-ms', '5000', '--recordings-dir', rec]);
+    const url = `rtmp://127.0.0.1:${relay.port}/live/glasses/seam`;
+    try {
+      expect((await runReplay(dropped, url, 1)).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await runReplay(fixture('glasses-default'), url, 1)).code).toBe(0);
+      expectReceiverClean(await receiver.done);
+    } finally {
+      receiver.kill();
+      await relay.stop();
+    }
+    expect(relay.lines.filter((l) => l.msg === 'upstream publishing')).toHaveLength(1);
+    const report = await expectCloudflareClean(out, { minKeyframes: 4, name: 'publisher reconnect at 5 s' });
+    for (const judge of JUDGES) {
+      const keys = report.figures.keyframes[judge.label];
+      expect(keys?.minMs, `${judge.label}: shortest keyframe interval`).toBeGreaterThanOrEqual(MIN_KEYFRAME_INTERVAL_MS);
+    }
   });
 
   it('a publisher that stays connected but sends no media is disconnected after --stall-ms', async () => {
@@ -190,18 +259,16 @@ describe('relay: live paths', () => {
       const replay = runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/glasses/local`, 1);
       await relay.waitForLog((l) => l.msg === 'publish started', 'the publish');
       const player = startFfmpeg(['-loglevel', 'error', '-i', `rtmp://127.0.0.1:${relay.port}/clean/glasses/local`, '-c', 'copy', '-t', '3', '-f', 'flv', played], 60_000);
-      expect((await player.done).code).toBe(0);
+      expectReceiverClean(await player.done, 'player');
       expect((await replay).code).toBe(0);
       await relay.waitForLog((l) => l.msg === 'relay session ended', 'the relay session to end');
     } finally {
       await relay.stop();
     }
-    const report = await decodeReport(played);
-    expect(report.errors).toBe('');
-    expect(report.videoFrames).toBeGreaterThan(30);
+    await expectDecodedVideo(played, (n) => expect(n, 'decoded video frames of the played stream').toBeGreaterThan(30));
     const files = readdirSync(recordings).filter((f) => f.endsWith('.flv'));
     expect(files).toHaveLength(1);
-    await expectCloudflareClean(join(recordings, files[0]!));
+    await expectCloudflareClean(join(recordings, files[0]!), { name: 'local recording' });
   });
 });
 
@@ -237,7 +304,7 @@ describe('relay: destination lookup against a stand-in cloud API', () => {
 
       const accepted = await runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/glasses/known`, 4);
       expect(accepted.code).toBe(0);
-      expect((await receiver.done).code).toBe(0);
+      expectReceiverClean(await receiver.done);
     } finally {
       receiver.kill();
       await relay.stop();
@@ -245,9 +312,7 @@ describe('relay: destination lookup against a stand-in cloud API', () => {
     }
     expect(requests.map((r) => r.url)).toEqual(['/api/relay/cf-url/glasses/unknown', '/api/relay/cf-url/glasses/known']);
     for (const r of requests) expect(r.auth).toBe(`Bearer ${TOKEN}`);
-    const report = await decodeReport(out);
-    expect(report.errors).toBe('');
-    expect(report.videoFrames).toBe(180);
+    await expectDecodedVideo(out, 180);
     const logs = relay.output();
     expect(logs.length).toBeGreaterThan(1000);
     expect(logs).not.toContain(STREAM_KEY);

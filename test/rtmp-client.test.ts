@@ -25,7 +25,9 @@ import { classifyAudio, classifyVideo } from '../src/flv/media-tag.js';
 import { readFlv } from '../src/flv/flv-reader.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
 import { TapProxy, closeServer, listen } from './support/tap-proxy.js';
+import { JUDGES, expectDecodes } from './support/judges.js';
 import { decodeReport, probePackets, startFfmpeg, testEncode, type FfmpegProcess } from './support/media.js';
+import { expectReceiverClean } from './support/processes.js';
 
 interface Tag {
   kind: 'audio' | 'video' | 'data';
@@ -313,14 +315,16 @@ describe('RtmpClient publishing to real ffmpeg (-listen 1)', () => {
     await within(client.close(), 5000, 'close()');
 
     const result = await within(receiver.done, 30_000, 'ffmpeg to finish');
-    expect(result.code, result.stderr).toBe(0);
-    const decoded = await decodeReport(out);
-    expect(decoded.errors).toBe('');
-    const received = await probePackets(out);
-    const receivedVideo = received.filter((p) => p.codecType === 'video');
-    expect(receivedVideo.length).toBe(sourceVideo.length);
-    expect(receivedVideo.map((p) => p.md5)).toEqual(sourceVideo.map((p) => p.md5));
-    expect(decoded.videoFrames).toBe(sourceVideo.length);
+    expectReceiverClean(result);
+    await expectDecodes(out);
+    for (const judge of JUDGES) {
+      const decoded = await decodeReport(out, judge.ffprobe);
+      expect(decoded.errors, `${judge.label}: ffprobe -count_frames errors`).toBe('');
+      const receivedVideo = (await probePackets(out, judge.ffprobe)).filter((p) => p.codecType === 'video');
+      expect(receivedVideo.length, judge.label).toBe(sourceVideo.length);
+      expect(receivedVideo.map((p) => p.md5), `${judge.label}: video packets`).toEqual(sourceVideo.map((p) => p.md5));
+      expect(decoded.videoFrames, `${judge.label}: decoded video frames`).toBe(sourceVideo.length);
+    }
   });
 });
 

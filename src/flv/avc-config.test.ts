@@ -18,12 +18,21 @@ describe('AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1)', () => {
     expect(config.sps).toHaveLength(1);
     expect(config.pps).toHaveLength(1);
     expect(parseSps(config.sps[0]!)).toMatchObject({ width: 1280, height: 720 });
-    // This ffmpeg (4.1) omits the High-profile extension that §5.3.3.1 asks for; we write it
-    // (chroma_format 1, 8-bit luma and chroma, no SPS extensions), after identical bytes.
+    // §5.3.3.1 asks High-profile records for the chroma/bit-depth extension; some writers
+    // (FFmpeg 4.1) omit it, others (FFmpeg 5.1) write it. We always write it, so the
+    // expectation follows the input record: the same bytes, plus the extension if it had none.
+    const sps = parseSps(config.sps[0]!);
+    const extension = { chromaFormat: sps.chromaFormatIdc, bitDepthLuma: sps.bitDepthLuma, bitDepthChroma: sps.bitDepthChroma, spsExt: [] };
     const built = buildAvcConfig({ sps: config.sps, pps: config.pps });
-    expect(built.subarray(0, record.length).equals(record)).toBe(true);
-    expect(built.subarray(record.length).toString('hex')).toBe('fdf8f800');
-    expect(parseAvcConfig(built).ext).toEqual({ chromaFormat: 1, bitDepthLuma: 8, bitDepthChroma: 8, spsExt: [] });
+    if (config.ext !== null) {
+      expect(config.ext).toEqual(extension);
+      expect(built.toString('hex')).toBe(record.toString('hex'));
+    } else {
+      expect(built.subarray(0, record.length).toString('hex')).toBe(record.toString('hex'));
+      // chroma_format 1, 8-bit luma and chroma, no SPS extensions.
+      expect(built.subarray(record.length).toString('hex')).toBe('fdf8f800');
+    }
+    expect(parseAvcConfig(built).ext).toEqual(extension);
   });
 
   it('throws AVC_CONFIG on bad versions, 3-byte lengths, overruns and garbage, nothing else', () => {

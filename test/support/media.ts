@@ -121,9 +121,9 @@ export interface ProbedPacket {
   md5: string;
 }
 
-/** ffprobe -show_packets of a file (or URL), with MD5 data hashes. */
-export async function probePackets(input: string): Promise<ProbedPacket[]> {
-  const result = await run(ffprobePath, [
+/** ffprobe -show_packets of a file (or URL), with MD5 data hashes; `ffprobe` names a judge's (judges.ts). */
+export async function probePackets(input: string, ffprobe = ffprobePath): Promise<ProbedPacket[]> {
+  const result = await run(ffprobe, [
     '-v', 'error', '-show_packets', '-show_data_hash', 'MD5', '-of', 'json', input,
   ]);
   if (result.code !== 0) throw new Error(`ffprobe failed: ${result.stderr}`);
@@ -148,12 +148,12 @@ export interface DecodeReport {
 }
 
 /**
- * Decode every frame of a file with ffprobe (-count_frames) and collect decoder errors.
- * (ffprobe rather than `ffmpeg -f null`: the packaged 2018 ffmpeg's null muxer reports its
- * own frame-rate rounding as "non monotonically increasing dts", which is not a decode error.)
+ * Decode every frame of a file with ffprobe (-count_frames) and collect decoder errors and
+ * frame counts. The contract's decodes rule (`ffmpeg -v error -f null -`) is judges.ts's
+ * decodeWith; this one adds the frame counts.
  */
-export async function decodeReport(input: string): Promise<DecodeReport> {
-  const result = await run(ffprobePath, [
+export async function decodeReport(input: string, ffprobe = ffprobePath): Promise<DecodeReport> {
+  const result = await run(ffprobe, [
     '-v', 'error', '-count_frames', '-show_entries', 'stream=codec_type,nb_read_frames', '-of', 'json', input,
   ]);
   const errors = `${result.stderr}${result.code === 0 ? '' : `\nexit code ${result.code}`}`.trim();
@@ -173,8 +173,9 @@ export async function decodeReport(input: string): Promise<DecodeReport> {
  * MD5 of every decoded video picture, in output order, by FFmpeg (framemd5, no frame-rate
  * conversion): two files with the same list hold the same pictures whatever their timestamps.
  */
-export async function decodedPictureHashes(input: string): Promise<string[]> {
-  const result = await run(ffmpegPath, ['-hide_banner', '-nostdin', '-v', 'error', '-i', input, '-an', '-vsync', '0', '-f', 'framemd5', '-'], 120_000);
+export async function decodedPictureHashes(input: string, ffmpeg = ffmpegPath): Promise<string[]> {
+  // -vsync 0: no frame duplicated or dropped to fit a frame rate, so the list is the pictures.
+  const result = await run(ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', '-i', input, '-map', '0:v', '-vsync', '0', '-f', 'framemd5', '-'], 120_000);
   if (result.code !== 0) throw new Error(`ffmpeg framemd5 failed: ${result.stderr}`);
   return result.stdout
     .split('\n')
