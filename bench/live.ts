@@ -17,6 +17,7 @@ import { RtmpClient } from '../src/rtmp/client.js';
 import { RtmpServer } from '../src/rtmp/server.js';
 import { freePort } from '../test/support/free-port.js';
 import type { MediaFrame, StreamSubscriber } from '../src/rtmp/live-streams.js';
+import { TAG_AUDIO, TAG_VIDEO, kindOf } from '../src/media/tag-kinds.js';
 
 export const BIN = resolve(import.meta.dirname, '../bin/rinse.js');
 /** The node flags in bin/rinse.js's shebang: rinse is measured as it is launched. */
@@ -28,12 +29,12 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** The media tags of an FLV file, without script tags, for publishing. */
 export function loadTags(file: string): FlvTag[] {
-  return readFlv(readFileSync(file)).tags.filter((t) => t.tagType === 8 || t.tagType === 9);
+  return readFlv(readFileSync(file)).tags.filter((t) => t.tagType === TAG_AUDIO || t.tagType === TAG_VIDEO);
 }
 
 const isCodedVideo = (t: { tagType?: number; kind?: string; payload?: Buffer; data?: Buffer }): boolean => {
   const data = t.data ?? t.payload;
-  return (t.tagType === 9 || t.kind === 'video') && data !== undefined && !classifyVideo(data).isSequenceHeader;
+  return (t.tagType === TAG_VIDEO || t.kind === 'video') && data !== undefined && !classifyVideo(data).isSequenceHeader;
 };
 
 /** The receiver: an in-process RTMP server; records each video frame's arrival per path. */
@@ -98,7 +99,7 @@ export async function publish(url: string, tags: FlvTag[], seconds: number, star
     if (ts >= seconds * 1000) break;
     const wait = start + ts - performance.now();
     if (wait > 1) await sleep(wait);
-    client.sendMedia(t.tagType === 8 ? 'audio' : 'video', ts, t.data);
+    client.sendMedia(kindOf(t.tagType), ts, t.data);
     if (isCodedVideo(t)) sends.push(performance.now());
     i++;
     if (i === tags.length) {

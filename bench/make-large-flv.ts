@@ -6,11 +6,12 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { readFlv } from '../src/flv/flv-reader.js';
 import { encodeFlvHeader, encodeFlvTag } from '../src/flv/flv-writer.js';
+import { TAG_SCRIPT } from '../src/media/tag-kinds.js';
 
 export async function makeLargeFlv(source: string, out: string, megabytes = 100): Promise<number> {
   const { tags } = readFlv(readFileSync(source));
-  const media = tags.filter((t) => t.tagType !== 18);
-  const first = tags.find((t) => t.tagType === 18);
+  const media = tags.filter((t) => t.tagType !== TAG_SCRIPT);
+  const first = tags.find((t) => t.tagType === TAG_SCRIPT);
   const spanMs = Math.max(...media.map((t) => t.timestampMs)) + 40;
   const sink = createWriteStream(out);
   let bytes = 0;

@@ -15,6 +15,7 @@ import { ChunkWriter } from '../src/rtmp/chunk-writer.js';
 import { MessageType } from '../src/rtmp/message-types.js';
 import { setChunkSizeMessage } from '../src/rtmp/control-messages.js';
 import { FlvReader } from '../src/flv/flv-reader.js';
+import { TAG_AUDIO, TAG_VIDEO } from '../src/media/tag-kinds.js';
 import { fixFile } from '../src/fix-file.js';
 import { runTool } from '../src/tools/run-tool.js';
 import { BIN, BIN_NODE_FLAGS } from './live.js';
@@ -81,7 +82,7 @@ export async function offline(sourceFile: string, megabytes: number): Promise<Of
     const pieces: Buffer[] = [];
     const all = new FlvReader({
       onTag: (t) => {
-        if (t.tagType === 8 || t.tagType === 9) pieces.push(writer.write(t.tagType === 8 ? 4 : 6, { typeId: t.tagType === 8 ? MessageType.AUDIO : MessageType.VIDEO, streamId: 1, timestampMs: t.timestampMs, payload: t.data }));
+        if (t.tagType === TAG_AUDIO || t.tagType === TAG_VIDEO) pieces.push(writer.write(t.tagType === TAG_AUDIO ? 4 : 6, { typeId: t.tagType === TAG_AUDIO ? MessageType.AUDIO : MessageType.VIDEO, streamId: 1, timestampMs: t.timestampMs, payload: t.data }));
       },
     });
     all.push(bytes);

@@ -12,7 +12,8 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { FlvReader } from './flv/flv-reader.js';
 import { encodeFlvHeader, encodeFlvTags } from './flv/flv-writer.js';
 import type { RepairSummary, TranscodeDecision } from './fixer/repairs.js';
-import { StreamFixer, type FixerOptions, type FixerStats, type FixerTag } from './fixer/stream-fixer.js';
+import { StreamFixer, type FixerOptions, type FixerStats } from './fixer/stream-fixer.js';
+import { type MediaTag } from './media/tag-kinds.js';
 
 export interface FixProgress {
   bytesRead: number;
@@ -47,7 +48,7 @@ export async function fixFile(
   let sink: FileHandle | null = null;
   let bytesOut = 0;
   let header: Buffer | null = null;
-  let batch: FixerTag[] = [];
+  let batch: MediaTag[] = [];
   const fixer = new StreamFixer((tag) => batch.push(tag), options.fixer);
   const reader = new FlvReader({
     views: true,

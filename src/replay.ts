@@ -13,7 +13,8 @@ import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { FlvReader, type FlvTag } from './flv/flv-reader.js';
 import { RtmpClient, redactUrl } from './rtmp/client.js';
-import { signedDelta32 } from './fixer/track-timeline.js';
+import { signedDelta32 } from './media/timestamps.js';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, kindOf } from './media/tag-kinds.js';
 
 /** A step back further than this re-anchors the pacing, in ms. */
 const REANCHOR_BACK_MS = 1000;
@@ -122,8 +123,8 @@ export async function replayFile(file: string, url: string, options: ReplayOptio
             }
             const waitMs = anchorWall + d / options.speed - Date.now();
             if (waitMs > 1) await sleep(waitMs, options.signal);
-            const kind = tag.tagType === 8 ? 'audio' : tag.tagType === 9 ? 'video' : tag.tagType === 18 ? 'data' : null;
-            if (kind === null) continue;
+            if (tag.tagType !== TAG_AUDIO && tag.tagType !== TAG_VIDEO && tag.tagType !== TAG_SCRIPT) continue;
+            const kind = kindOf(tag.tagType);
             const ok = client.sendMedia(kind, ts, tag.data);
             progress.tags++;
             progress.bytes += tag.data.length;

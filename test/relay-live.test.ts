@@ -22,6 +22,7 @@ import {
   TEST_CERT, TEST_SECRETS, TEST_STREAM_KEY, expectReceiverClean, freePort, runReplay, startReceiver, startRinse, startTlsTerminator, waitFor,
 } from './support/processes.js';
 import { TapProxy } from './support/tap-proxy.js';
+import { kindOf } from '../src/media/tag-kinds.js';
 
 /** Every judge decodes `file` without an error line and counts `frames` video frames (a number, or a check). */
 async function expectDecodedVideo(file: string, frames: number | ((n: number) => void)): Promise<void> {
@@ -224,7 +225,7 @@ describe('relay: live paths', () => {
       const closed = new Promise<Error | null>((r) => client.once('close', r));
       await client.publish();
       const tags = readFlv(readFileSync(fixture('clean-720p30'))).tags.slice(0, 20);
-      for (const t of tags) client.sendMedia(t.tagType === 8 ? 'audio' : t.tagType === 9 ? 'video' : 'data', t.timestampMs, t.data);
+      for (const t of tags) client.sendMedia(kindOf(t.tagType), t.timestampMs, t.data);
       await closed;
       const ended = await relay.waitForLog((l) => l.msg === 'session ended on error', 'the stalled session to end');
       expect(ended.code).toBe('ERR_RTMP_PUBLISH_STALLED');

@@ -23,10 +23,10 @@ import type { Logger } from 'pino';
 import type { FlvTag } from '../flv/flv-reader.js';
 import { withAacTagByte } from '../flv/flv-tag.js';
 import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
-import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
 import { ResumeCache } from '../relay/resume-cache.js';
 import { OutputGop } from './output-gop.js';
 import { Transcoder, transcodeArgs, type TranscodeSettings } from './transcoder.js';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
 
 export type StreamMode = 'remux' | 'transcode' | 'transcode-refused' | 'transcode-failed';
 
@@ -84,7 +84,7 @@ export class FallbackSwitch {
   readonly stats: FallbackStats = { transcoderStarts: 0, transcoderCrashes: 0, framesToFfmpeg: 0, framesFromFfmpeg: 0, framesDroppedOverlap: 0 };
   private modeValue: StreamMode = 'remux';
   private reasonValue: string | null = null;
-  private readonly send: (tag: FixerTag) => void;
+  private readonly send: (tag: MediaTag) => void;
   private log: Logger;
   private readonly options: FallbackOptions;
   private readonly slots: TranscodeSlots;
@@ -102,16 +102,16 @@ export class FallbackSwitch {
   // Mapping of the current transcoder's output.
   private firstFedMs: { video: number | null; audio: number | null } = { video: null, audio: null };
   private offsetMs: { video: number | null; audio: number | null } = { video: null, audio: null };
-  private outVideoHeader: FixerTag | null = null;
-  private outAudioHeader: FixerTag | null = null;
+  private outVideoHeader: MediaTag | null = null;
+  private outAudioHeader: MediaTag | null = null;
   private sentVideoHeader: Buffer | null = null;
   private sentAudioHeader: Buffer | null = null;
   private outStarted = false;
-  private pendingAudio: FixerTag[] = [];
+  private pendingAudio: MediaTag[] = [];
   /** Keeps the keyframe interval across a restart (demotes a restart IDR that comes too soon). */
   private readonly gop = new OutputGop();
 
-  constructor(opts: { send: (tag: FixerTag) => void; logger: Logger; options: FallbackOptions; slots: TranscodeSlots; frameMs: () => number }) {
+  constructor(opts: { send: (tag: MediaTag) => void; logger: Logger; options: FallbackOptions; slots: TranscodeSlots; frameMs: () => number }) {
     this.send = opts.send;
     this.log = opts.logger;
     this.options = opts.options;
@@ -134,7 +134,7 @@ export class FallbackSwitch {
   }
 
   /** A fixer output tag. */
-  push(tag: FixerTag): void {
+  push(tag: MediaTag): void {
     if (this.closed) return;
     this.cache.remember(tag);
     if (this.modeValue === 'transcode') {
@@ -195,7 +195,7 @@ export class FallbackSwitch {
 
   // ------------------------------------------------------------------------------------
 
-  private sendOn(tag: FixerTag): void {
+  private sendOn(tag: MediaTag): void {
     if (tag.tagType === TAG_VIDEO && !classifyVideo(tag.data).isSequenceHeader) this.lastSentVideoMs = Math.max(this.lastSentVideoMs, tag.timestampMs);
     if (tag.tagType === TAG_AUDIO && !classifyAudio(tag.data).isSequenceHeader) this.lastSentAudioMs = Math.max(this.lastSentAudioMs, tag.timestampMs);
     this.send(tag);
@@ -258,7 +258,7 @@ export class FallbackSwitch {
     this.log.info({ fps: Math.round(fps * 100) / 100, forceFromMs: Math.round(forceFromMs), fedFrames: feed.length }, 'transcoder fed from the last keyframe');
   }
 
-  private noteFed(tag: FixerTag): void {
+  private noteFed(tag: MediaTag): void {
     if (tag.tagType === TAG_VIDEO && this.firstFedMs.video === null && !classifyVideo(tag.data).isSequenceHeader) this.firstFedMs.video = tag.timestampMs;
     if (tag.tagType === TAG_AUDIO && this.firstFedMs.audio === null && !classifyAudio(tag.data).isSequenceHeader) this.firstFedMs.audio = tag.timestampMs;
   }
@@ -317,7 +317,7 @@ export class FallbackSwitch {
     }
   }
 
-  private sendAudio(tag: FixerTag): void {
+  private sendAudio(tag: MediaTag): void {
     if (tag.timestampMs <= this.lastSentAudioMs) {
       this.stats.framesDroppedOverlap++;
       return;

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { FlvReader, type FlvTag } from '../flv/flv-reader.js';
 import { encodeFlvHeader, encodeFlvTag } from '../flv/flv-writer.js';
-import type { FixerTag } from '../fixer/stream-fixer.js';
+import type { MediaTag } from '../media/tag-kinds.js';
 
 export interface TranscodeSettings {
   preset: string;
@@ -132,7 +132,7 @@ export class Transcoder {
   }
 
   /** Feed one tag; false when ffmpeg is gone. */
-  write(tag: FixerTag): boolean {
+  write(tag: MediaTag): boolean {
     if (this.exited || this.ending || !this.child.stdin || this.child.stdin.destroyed) return false;
     const bytes = encodeFlvTag({ tagType: tag.tagType, timestampMs: tag.timestampMs, data: tag.data });
     this.bytesIn += bytes.length;

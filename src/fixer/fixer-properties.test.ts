@@ -10,14 +10,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readFlv } from '../flv/flv-reader.js';
 import { parseAudioTagBody, parseVideoTagBody } from '../flv/flv-tag.js';
 import { ensureFixtures } from '../../fixtures/generate.js';
-import { StreamFixer, type FixerTag } from './stream-fixer.js';
+import { StreamFixer } from './stream-fixer.js';
+import { type MediaTag } from '../media/tag-kinds.js';
 
-const isCodedVideo = (t: FixerTag): boolean => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'coded-frames';
-const isAudioFrame = (t: FixerTag): boolean => t.tagType === 8 && !parseAudioTagBody(t.data).isSequenceHeader;
-const isMedia = (t: FixerTag): boolean => isCodedVideo(t) || isAudioFrame(t);
+const isCodedVideo = (t: MediaTag): boolean => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'coded-frames';
+const isAudioFrame = (t: MediaTag): boolean => t.tagType === 8 && !parseAudioTagBody(t.data).isSequenceHeader;
+const isMedia = (t: MediaTag): boolean => isCodedVideo(t) || isAudioFrame(t);
 
-function fixAll(tags: FixerTag[]): { out: FixerTag[]; fixer: StreamFixer } {
-  const out: FixerTag[] = [];
+function fixAll(tags: MediaTag[]): { out: MediaTag[]; fixer: StreamFixer } {
+  const out: MediaTag[] = [];
   const fixer = new StreamFixer((t) => out.push(t));
   for (const t of tags) fixer.push(t);
   fixer.flush();
@@ -40,13 +41,13 @@ const faultArb = fc.record({
 });
 
 /** Apply faults, a start offset (mod 2^32) and an audio send-ahead lead to clean tags. */
-function corrupt(tags: FixerTag[], faults: Fault[], startOffsetMs: number, audioLeadMs: number): FixerTag[] {
+function corrupt(tags: MediaTag[], faults: Fault[], startOffsetMs: number, audioLeadMs: number): MediaTag[] {
   const media = { audio: tags.filter(isAudioFrame), video: tags.filter(isCodedVideo) };
-  const shift = new Map<FixerTag, number>();
+  const shift = new Map<MediaTag, number>();
   for (const f of faults) {
     const list = media[f.track];
     const i = Math.floor(f.at * list.length);
-    const tag = list[i] as FixerTag;
+    const tag = list[i] as MediaTag;
     const prev = (list[i - 1] ?? tag).timestampMs;
     if (f.kind === 'repeat') shift.set(tag, prev - tag.timestampMs);
     else if (f.kind === 'backwards') shift.set(tag, -Math.min(f.amountMs, 2000));
@@ -57,14 +58,14 @@ function corrupt(tags: FixerTag[], faults: Fault[], startOffsetMs: number, audio
   // Audio leaves `audioLeadMs` early: re-sort the send order, headers and metadata first.
   // The send order follows the clean timeline (faults change stamps, not when tags leave).
   const key = (i: number): number => {
-    const original = tags[i] as FixerTag;
+    const original = tags[i] as MediaTag;
     return isMedia(original) ? original.timestampMs - (isAudioFrame(original) ? audioLeadMs : 0) : -1e9;
   };
   return stamped.map((t, i) => ({ t, k: key(i), i })).sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.t);
 }
 
 describe('fixer properties', () => {
-  let clean: FixerTag[];
+  let clean: MediaTag[];
   beforeAll(async () => {
     const f = (await ensureFixtures()).find((x) => x.name === 'clean-720p30')!;
     clean = readFlv(readFileSync(f.file)).tags.map((t) => ({ tagType: t.tagType, timestampMs: t.timestampMs, data: t.data }));
@@ -109,7 +110,7 @@ describe('fixer properties', () => {
   });
 
   it('in-order input comes out unchanged and undelayed (after both tracks started)', () => {
-    const out: FixerTag[] = [];
+    const out: MediaTag[] = [];
     const fixer = new StreamFixer((t) => out.push(t));
     let started = false;
     for (const t of clean) {

@@ -11,7 +11,7 @@
  * pic_order_cnt_lsb that keeps counting up from the highest POC so far (§8.2.1.1), so the
  * output order is unchanged. POC type 2 follows frame_num by itself.
  */
-import { MediaFormatError } from '../flv/errors.js';
+import { MediaFormatError, MediaFormatErrorCode } from '../flv/errors.js';
 import type { ParameterSets, SliceHeader } from '../flv/h264-slice.js';
 import { rewriteSlice } from '../flv/h264-slice-rewrite.js';
 import { nalType, NalType } from '../flv/nal-units.js';
@@ -144,7 +144,7 @@ export class IdrDemoter {
         const slice = this.params.sliceHeader(nal);
         const sps = this.params.spsForPps(slice.ppsId);
         const pps = this.params.ppsById(slice.ppsId);
-        if (sps === undefined || pps === undefined) return new MediaFormatError('ERR_H264_SLICE', 'unknown PPS');
+        if (sps === undefined || pps === undefined) return new MediaFormatError(MediaFormatErrorCode.H264_SLICE, 'unknown PPS');
         const lsb = sps.picOrderCntType === 0 ? poc % 2 ** (sps.log2MaxPicOrderCntLsb as number) : null;
         out.push(rewriteSlice(nal, sps, pps, { frameNum, picOrderCntLsb: lsb, demoteIdr: demote }));
       }

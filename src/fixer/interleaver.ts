@@ -9,13 +9,13 @@
  * the output monotonic, and counted. At the start both tracks are awaited (within the window).
  */
 import { RepairKind, type RepairRecord } from './repairs.js';
-import type { FixerTag } from './stream-fixer.js';
+import type { MediaTag } from '../media/tag-kinds.js';
 
 type Track = 'audio' | 'video';
 
 interface Held {
   ts: number;
-  tag: FixerTag;
+  tag: MediaTag;
   held: boolean;
   /** A sequence header: it shares the timestamp of the frame after it. */
   header: boolean;
@@ -24,7 +24,7 @@ interface Held {
 
 export class Interleaver {
   private readonly windowMs: number;
-  private readonly out: (tag: FixerTag) => void;
+  private readonly out: (tag: MediaTag) => void;
   private readonly onRepair: (r: RepairRecord) => void;
   private readonly queues: Record<Track, Held[]> = { audio: [], video: [] };
   private readonly newest: Record<Track, number | null> = { audio: null, video: null };
@@ -34,7 +34,7 @@ export class Interleaver {
   /** Each track's frame interval, in ms: how far ahead of it the other may go out. */
   private readonly frameMs: Record<Track, number> = { audio: (1024 * 1000) / 44100, video: 1000 / 30 };
 
-  constructor(windowMs: number, out: (tag: FixerTag) => void, onRepair: (r: RepairRecord) => void) {
+  constructor(windowMs: number, out: (tag: MediaTag) => void, onRepair: (r: RepairRecord) => void) {
     this.windowMs = windowMs;
     this.out = out;
     this.onRepair = onRepair;
@@ -46,7 +46,7 @@ export class Interleaver {
   }
 
   /** Data tags (metadata) go out at once, at the current position. */
-  pushData(tag: FixerTag): void {
+  pushData(tag: MediaTag): void {
     const ts = Math.max(0, this.lastEmittedMs === -Infinity ? 0 : this.lastEmittedMs);
     this.out({ ...tag, timestampMs: ts });
   }
@@ -56,7 +56,7 @@ export class Interleaver {
   }
 
   /** Queue a tag; `more` follows at once (a sequence header and its frame share a timestamp). */
-  push(track: Track, ts: number, tag: FixerTag, more = false): void {
+  push(track: Track, ts: number, tag: MediaTag, more = false): void {
     this.queues[track].push({ ts, tag, held: false, header: more });
     this.newest[track] = ts;
     if (more) return;

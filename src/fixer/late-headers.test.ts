@@ -3,13 +3,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readFlv } from '../flv/flv-reader.js';
 import { parseAudioTagBody, parseVideoTagBody } from '../flv/flv-tag.js';
 import { ensureFixtures } from '../../fixtures/generate.js';
-import { StreamFixer, type FixerTag } from './stream-fixer.js';
+import { StreamFixer } from './stream-fixer.js';
+import { type MediaTag } from '../media/tag-kinds.js';
 
-const isAudioHeader = (t: FixerTag): boolean => t.tagType === 8 && parseAudioTagBody(t.data).isSequenceHeader;
-const isVideoHeader = (t: FixerTag): boolean => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'sequence-header';
+const isAudioHeader = (t: MediaTag): boolean => t.tagType === 8 && parseAudioTagBody(t.data).isSequenceHeader;
+const isVideoHeader = (t: MediaTag): boolean => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'sequence-header';
 
-function run(tags: FixerTag[]): FixerTag[] {
-  const out: FixerTag[] = [];
+function run(tags: MediaTag[]): MediaTag[] {
+  const out: MediaTag[] = [];
   const fixer = new StreamFixer((t) => out.push(t));
   for (const t of tags) fixer.push(t);
   fixer.flush();
@@ -17,8 +18,8 @@ function run(tags: FixerTag[]): FixerTag[] {
 }
 
 /** Move the first tag matching `pick` after the `after`-th tag of the same type. */
-function late(tags: FixerTag[], pick: (t: FixerTag) => boolean, after: number): FixerTag[] {
-  const header = tags.find(pick) as FixerTag;
+function late(tags: MediaTag[], pick: (t: MediaTag) => boolean, after: number): MediaTag[] {
+  const header = tags.find(pick) as MediaTag;
   const rest = tags.filter((t) => t !== header);
   let seen = 0;
   const at = rest.findIndex((t) => t.tagType === header.tagType && ++seen > after);
@@ -26,7 +27,7 @@ function late(tags: FixerTag[], pick: (t: FixerTag) => boolean, after: number): 
 }
 
 describe('late sequence headers lose no frames', () => {
-  let tags: FixerTag[];
+  let tags: MediaTag[];
   beforeAll(async () => {
     const clean = (await ensureFixtures()).find((f) => f.name === 'clean-720p30')!;
     tags = readFlv(readFileSync(clean.file)).tags;
@@ -43,7 +44,7 @@ describe('late sequence headers lose no frames', () => {
     const out = run(late(tags, isVideoHeader, 10));
     const video = out.filter((t) => t.tagType === 9);
     expect(isVideoHeader(video[0]!)).toBe(true);
-    const coded = (list: FixerTag[]): number => list.filter((t) => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'coded-frames').length;
+    const coded = (list: MediaTag[]): number => list.filter((t) => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'coded-frames').length;
     expect(coded(video)).toBe(coded(tags));
     expect(coded(video)).toBe(180);
   });

@@ -8,7 +8,7 @@
  * A new publish on the same path closes the gate again: the new session's tracks start from
  * one common output point, so lip sync holds across a publisher reconnect too.
  */
-import { signedDelta32 } from './track-timeline.js';
+import { signedDelta32 } from '../media/timestamps.js';
 
 export type Track = 'audio' | 'video';
 

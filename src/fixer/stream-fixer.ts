@@ -23,7 +23,7 @@ import { raiseMaxNumRefFrames } from '../flv/h264-sps-rewrite.js';
 import type { Sps } from '../flv/h264-sps.js';
 import { joinAvcc, nalType, NalType, splitNalUnits } from '../flv/nal-units.js';
 import { MIN_KEYFRAME_INTERVAL_MS } from '../media/output-contract.js';
-import { AudioTrack, TAG_AUDIO, type AudioTrackHost } from './audio-track.js';
+import { AudioTrack, type AudioTrackHost } from './audio-track.js';
 import { IdrDemoter } from './idr-demotion.js';
 import { Interleaver } from './interleaver.js';
 import { PocCounter } from '../flv/h264-poc.js';
@@ -36,18 +36,10 @@ import {
   type TranscodeDecision,
 } from './repairs.js';
 import { START_ALIGN_MS, StartGate } from './start-gate.js';
-import { ClockShifts, TrackTimeline, VideoCadence, signedDelta32 } from './track-timeline.js';
+import { ClockShifts, TrackTimeline, VideoCadence } from './track-timeline.js';
+import { signedDelta32 } from '../media/timestamps.js';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
 
-export { TAG_AUDIO };
-export const TAG_VIDEO = 9;
-export const TAG_SCRIPT = 18;
-
-export interface FixerTag {
-  tagType: number;
-  /** ms, 32-bit as sent (input) or from 0 (output). */
-  timestampMs: number;
-  data: Buffer;
-}
 
 export interface FixerOptions {
   /**
@@ -116,7 +108,7 @@ export class StreamFixer {
   readonly repairs: RepairSummary = {};
   readonly stats: FixerStats = { tagsIn: 0, tagsOut: 0, videoFramesIn: 0, videoFramesOut: 0, audioFramesIn: 0, audioFramesOut: 0 };
   private decisionValue: TranscodeDecision | null = null;
-  private readonly out: (tag: FixerTag) => void;
+  private readonly out: (tag: MediaTag) => void;
   private readonly onRepair: ((r: RepairRecord) => void) | undefined;
   private readonly interleaver: Interleaver;
   private readonly gate: StartGate;
@@ -153,7 +145,7 @@ export class StreamFixer {
   private lastVideoDts = -Infinity;
   private readonly audio: AudioTrack;
 
-  constructor(out: (tag: FixerTag) => void, options: Partial<FixerOptions> = {}, onRepair?: (r: RepairRecord) => void) {
+  constructor(out: (tag: MediaTag) => void, options: Partial<FixerOptions> = {}, onRepair?: (r: RepairRecord) => void) {
     this.options = { ...DEFAULT_FIXER_OPTIONS, ...options };
     this.out = out;
     this.onRepair = onRepair;
@@ -221,7 +213,7 @@ export class StreamFixer {
     return this.decisionValue;
   }
 
-  push(tag: FixerTag): void {
+  push(tag: MediaTag): void {
     this.stats.tagsIn++;
     if (tag.tagType === TAG_VIDEO) this.onVideo(tag);
     else if (tag.tagType === TAG_AUDIO) this.audio.push(tag);
@@ -259,7 +251,7 @@ export class StreamFixer {
     this.interleaver.flush();
   }
 
-  private emit(tag: FixerTag): void {
+  private emit(tag: MediaTag): void {
     this.stats.tagsOut++;
     this.out(tag);
   }
@@ -273,7 +265,7 @@ export class StreamFixer {
     this.decisionValue ??= { reason, atMs, detail };
   }
 
-  private onScript(tag: FixerTag): void {
+  private onScript(tag: MediaTag): void {
     // The first onMetaData goes out first; later ones (a new publish) are dropped, the
     // sequence headers say what changed.
     if (this.metadataSent) return;
@@ -294,7 +286,7 @@ export class StreamFixer {
 
   // ---------------------------------------------------------------------------------- video
 
-  private onVideo(tag: FixerTag): void {
+  private onVideo(tag: MediaTag): void {
     let body;
     try {
       body = parseVideoTagBody(tag.data);

@@ -8,6 +8,7 @@
  * jumps beyond the track's jump threshold. The thresholds derive from the track's own
  * frame duration, measured from its recent regular steps.
  */
+import { signedDelta32 } from '../media/timestamps.js';
 import { RepairKind, type RepairRecord } from './repairs.js';
 
 /** A forward step over this many frame intervals is a jump, not a late frame. */
@@ -33,11 +34,6 @@ const MEASURED_STEPS = 5;
 /** A frame-duration change under this fraction continues the cadence grid; a larger one restarts it. */
 const GRID_CONTINUE_FRACTION = 0.1;
 
-/** Signed difference a - b of two 32-bit timestamps (wrap-aware). */
-export function signedDelta32(a: number, b: number): number {
-  const d = (a - b) >>> 0;
-  return d >= 0x80000000 ? d - 0x100000000 : d;
-}
 
 export class TrackTimeline {
   readonly track: 'audio' | 'video';

@@ -33,12 +33,6 @@ export const FLV_FLAG_AUDIO = 0x04;
 export const FLV_FLAG_VIDEO = 0x01;
 /** §E.4.1 Filter bit: the body is preceded by an encryption header. */
 export const FLV_TAG_FILTER_BIT = 0x20;
-/** §E.4.1 TagType values. */
-export const FlvTagType = {
-  AUDIO: 8,
-  VIDEO: 9,
-  SCRIPT: 18,
-} as const;
 /** PreviousTagSize reported for a tag (or header) after which the file ended. */
 export const PREVIOUS_TAG_SIZE_ABSENT = -1;
 

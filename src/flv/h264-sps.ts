@@ -247,9 +247,3 @@ export function levelName(levelIdc: number): string {
   if (levelIdc === 9) return '1b';
   return levelIdc % 10 === 0 ? String(levelIdc / 10) : (levelIdc / 10).toFixed(1);
 }
-
-/** RFC 6381 codec string, e.g. "avc1.64001f". */
-export function codecString(sps: Sps): string {
-  const hex = (n: number): string => n.toString(16).padStart(2, '0');
-  return `avc1.${hex(sps.profileIdc)}${hex(sps.constraintFlags)}${hex(sps.levelIdc)}`;
-}

@@ -8,7 +8,8 @@ import { FlvReader } from '../flv/flv-reader.js';
 import { RtmpClient, redactUrl } from '../rtmp/client.js';
 import { MediaFormatError } from '../flv/errors.js';
 import { StreamFixer } from '../fixer/stream-fixer.js';
-import { StreamAnalyzer, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type AnalyzerTag, type InspectReport } from './stream-analyzer.js';
+import { StreamAnalyzer, type AnalyzerTag, type InspectReport } from './stream-analyzer.js';
+import { tagTypeOf } from '../media/tag-kinds.js';
 
 /**
  * The analyzer and, beside it, the fixer in dry run: the report says what is wrong and what
@@ -82,7 +83,7 @@ export async function inspectRtmp(url: string, options: InspectOptions = {}): Pr
       });
       client
         .play((frame) => {
-          const tagType = frame.kind === 'audio' ? TAG_AUDIO : frame.kind === 'video' ? TAG_VIDEO : TAG_SCRIPT;
+          const tagType = tagTypeOf(frame.kind);
           analyzer.push({ tagType, timestampMs: frame.timestampMs, data: frame.payload, arrivalMs: Date.now() });
         })
         .catch((err: unknown) => {

@@ -15,6 +15,7 @@ import { ParameterSets } from '../flv/h264-slice.js';
 import { nalType, NalType, splitNalUnits } from '../flv/nal-units.js';
 import { AAC_FRAME_SAMPLES, AAC_TAG_BYTE, MAX_AV_SKEW_MS } from '../media/output-contract.js';
 import { FLV_TAG_HEADER_BYTES } from '../flv/flv-reader.js';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/tag-kinds.js';
 import { RuleBook } from './findings.js';
 import { PocCounter } from '../flv/h264-poc.js';
 import { buildReport } from './report-build.js';
@@ -23,9 +24,6 @@ import type { AnalyzerTag, Collected, InspectReport, PacketRow, VideoFrame } fro
 
 export type { AnalyzerTag, InspectReport, PacketRow, TrackTimestamps } from './report-types.js';
 
-export const TAG_AUDIO = 8;
-export const TAG_VIDEO = 9;
-export const TAG_SCRIPT = 18;
 
 /** No tag for this long on a live connection is a stall, in ms. */
 const LIVE_STALL_MS = 1000;

@@ -5,8 +5,8 @@
  */
 import type { Logger } from 'pino';
 import type { LiveStream, LiveStreamRegistry, StreamPublisher } from '../rtmp/live-streams.js';
-import { TAG_AUDIO, TAG_SCRIPT, type FixerTag } from '../fixer/stream-fixer.js';
 import { FlvFileSink, fileStamp } from './flv-file-sink.js';
+import { TAG_AUDIO, TAG_SCRIPT, type MediaTag } from '../media/tag-kinds.js';
 
 let nextLocalId = 1;
 
@@ -29,7 +29,7 @@ export class LocalOutput implements StreamPublisher {
     return this.recording?.path ?? null;
   }
 
-  send(tag: FixerTag): void {
+  send(tag: MediaTag): void {
     if (this.closed) return;
     this.recording?.writeTag(tag.tagType, tag.timestampMs, tag.data);
     if (tag.tagType === TAG_SCRIPT) this.live.pushMetadata(tag.timestampMs, tag.data);

@@ -12,7 +12,7 @@
  * - With a capture directory, every publish is written as received to its own FLV file.
  */
 import type { Logger } from 'pino';
-import { StreamFixer, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerOptions, type FixerTag } from '../fixer/stream-fixer.js';
+import { StreamFixer, type FixerOptions } from '../fixer/stream-fixer.js';
 import type { RepairRecord, TranscodeDecision } from '../fixer/repairs.js';
 import type { LiveStreamRegistry, MediaFrame, StreamSubscriber } from '../rtmp/live-streams.js';
 import type { StreamPath } from '../rtmp/stream-path.js';
@@ -26,8 +26,9 @@ import type { RelayMetrics } from '../api/metrics.js';
 import { RepairKind } from '../fixer/repairs.js';
 import { classifyVideo } from '../flv/media-tag.js';
 import { redactUrl } from '../rtmp/client.js';
-import { signedDelta32 } from '../fixer/track-timeline.js';
+import { signedDelta32 } from '../media/timestamps.js';
 import { performance } from 'node:perf_hooks';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, tagTypeOf, type MediaTag } from '../media/tag-kinds.js';
 
 /** Per-stream JSON for the HTTP API. */
 export interface StreamDescription {
@@ -269,7 +270,7 @@ export class RelaySession implements StreamSubscriber {
 
   onFrame(frame: MediaFrame): void {
     if (this.ending) return;
-    const tagType = frame.kind === 'audio' ? TAG_AUDIO : frame.kind === 'video' ? TAG_VIDEO : TAG_SCRIPT;
+    const tagType = tagTypeOf(frame.kind);
     this.capture?.writeTag(tagType, frame.timestampMs, frame.payload);
     // One clock read per frame, and the latency bookkeeping only when metrics are collected.
     const arrivedAt = this.metrics ? performance.now() : null;
@@ -297,7 +298,7 @@ export class RelaySession implements StreamSubscriber {
         this.lastKeyframeTs = frame.timestampMs;
       }
     }
-    const tag: FixerTag = { tagType, timestampMs: frame.timestampMs, data: frame.payload };
+    const tag: MediaTag = { tagType, timestampMs: frame.timestampMs, data: frame.payload };
     this.pushArrival = arrivedAt;
     this.fixer.push(tag);
     this.pushArrival = null;
@@ -384,7 +385,7 @@ export class RelaySession implements StreamSubscriber {
   }
 
   /** Everything bound for the destination passes here (remuxed or transcoded). */
-  private toDestination(tag: FixerTag): void {
+  private toDestination(tag: MediaTag): void {
     if (this.metrics && tag.tagType !== TAG_SCRIPT) {
       const header = tag.tagType === TAG_VIDEO ? classifyVideo(tag.data).isSequenceHeader : false;
       if (!header) {

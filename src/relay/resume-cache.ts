@@ -9,7 +9,7 @@
  * start, across keyframes, until `stopHolding()` (the upstream before its first session).
  */
 import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
-import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
 
 export interface ResumeCacheLimits {
   maxFrames: number;
@@ -17,10 +17,10 @@ export interface ResumeCacheLimits {
 }
 
 export class ResumeCache {
-  metadata: FixerTag | null = null;
-  videoHeader: FixerTag | null = null;
-  audioHeader: FixerTag | null = null;
-  private list: FixerTag[] = [];
+  metadata: MediaTag | null = null;
+  videoHeader: MediaTag | null = null;
+  audioHeader: MediaTag | null = null;
+  private list: MediaTag[] = [];
   private bytes = 0;
   /** Collecting: from the start, or from the latest keyframe (false after an overflow). */
   private open = true;
@@ -33,7 +33,7 @@ export class ResumeCache {
   }
 
   /** Keep `tag`; returns whether it is metadata or a sequence header (never to be dropped). */
-  remember(tag: FixerTag): boolean {
+  remember(tag: MediaTag): boolean {
     if (tag.tagType === TAG_SCRIPT) {
       this.metadata = tag;
       return true;
@@ -72,12 +72,12 @@ export class ResumeCache {
   }
 
   /** The frames kept, oldest first (empty while waiting for a keyframe after an overflow). */
-  get frames(): readonly FixerTag[] {
+  get frames(): readonly MediaTag[] {
     return this.open ? this.list : [];
   }
 
   /** Metadata and sequence headers, in the order a consumer needs them. */
-  headers(): FixerTag[] {
-    return [this.metadata, this.videoHeader, this.audioHeader].filter((t): t is FixerTag => t !== null);
+  headers(): MediaTag[] {
+    return [this.metadata, this.videoHeader, this.audioHeader].filter((t): t is MediaTag => t !== null);
   }
 }

@@ -17,7 +17,7 @@ import { encodeAmf0 } from '../rtmp/amf0.js';
 import { RtmpClient, redactUrl } from '../rtmp/client.js';
 import { classifyVideo } from '../flv/media-tag.js';
 import { ResumeCache } from './resume-cache.js';
-import { TAG_AUDIO, TAG_VIDEO, type FixerTag } from '../fixer/stream-fixer.js';
+import { TAG_VIDEO, kindOf, type MediaTag } from '../media/tag-kinds.js';
 
 export interface UpstreamOptions {
   /** rtmp:// or rtmps:// with app and stream key. Never logged unredacted. */
@@ -129,7 +129,7 @@ export class Upstream {
   }
 
   /** A fixer output tag. */
-  send(tag: FixerTag): void {
+  send(tag: MediaTag): void {
     if (this.state === 'closed') return;
     const critical = this.cache.remember(tag);
     if (this.state !== 'live' || this.client === null) {
@@ -165,9 +165,9 @@ export class Upstream {
     this.log.info({ ...this.stats }, 'upstream closed');
   }
 
-  private write(tag: FixerTag): void {
+  private write(tag: MediaTag): void {
     const client = this.client as RtmpClient;
-    const kind = tag.tagType === TAG_AUDIO ? 'audio' : tag.tagType === TAG_VIDEO ? 'video' : 'data';
+    const kind = kindOf(tag.tagType);
     const payload = kind === 'data' ? Buffer.concat([SET_DATA_FRAME, tag.data]) : tag.data;
     client.sendMedia(kind, tag.timestampMs, payload);
     this.stats.framesSent++;
@@ -212,7 +212,7 @@ export class Upstream {
   }
 
   /** What a fresh upstream session gets first: metadata, sequence headers, the current GOP. */
-  private resumeTags(): FixerTag[] {
+  private resumeTags(): MediaTag[] {
     const headers = this.cache.headers();
     const frames = this.cache.frames;
     // Metadata and headers take the first frame's timestamp: the new session starts there.

@@ -48,12 +48,12 @@ export const RtmpErrorCode = {
   CONNECTION_LIMIT: 'ERR_RTMP_CONNECTION_LIMIT',
   /** The peer closed the socket in the middle of a chunk. */
   TRUNCATED: 'ERR_RTMP_TRUNCATED',
-  /** A subscriber could not keep up and its outbound buffer passed the hard limit. */
-  SLOW_PEER: 'ERR_RTMP_SLOW_PEER',
   /** A server response that the client cannot use (bad _result, rejected publish). */
   PEER_REJECTED: 'ERR_RTMP_PEER_REJECTED',
   /** A publisher stayed connected but sent no media for the configured stall time. */
   PUBLISH_STALLED: 'ERR_RTMP_PUBLISH_STALLED',
+  /** A bug in rinse, not in the peer: the session is closed, the process goes on. */
+  INTERNAL: 'ERR_RTMP_INTERNAL',
 } as const;
 
 export type RtmpErrorCode = (typeof RtmpErrorCode)[keyof typeof RtmpErrorCode];

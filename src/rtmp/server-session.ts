@@ -215,7 +215,7 @@ export class ServerSession implements StreamPublisher {
     } else {
       // A bug of ours, not the peer's: end this session only, and say so loudly.
       this.log.error({ err }, 'internal error in session');
-      this.close('ERR_RTMP_INTERNAL', err instanceof Error ? err.message : String(err));
+      this.close(RtmpErrorCode.INTERNAL, err instanceof Error ? err.message : String(err));
     }
   }
 
