@@ -141,7 +141,7 @@ async function serve(argv: string[]): Promise<number> {
     ...(resolver.mode === 'local' ? { playOnlyApps: [LOCAL_PLAY_APP] } : {}),
     onPlayerFrameDropped: () => metricsRef?.framesDropped.inc({ reason: 'player-backpressure' }),
   });
-  const { RelayMetrics } = await import('./api/metrics.js');
+  const { RelayMetrics } = await import('./metrics/relay-metrics.js');
   const { ApiServer } = await import('./api/api-server.js');
   // The relay is created below; the metrics read it at scrape time.
   let relayRef: InstanceType<typeof Relay> | null = null;

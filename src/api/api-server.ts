@@ -16,7 +16,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Relay } from '../relay/relay.js';
 import type { RtmpServer } from '../rtmp/server.js';
-import type { RelayMetrics } from './metrics.js';
+import type { RelayMetrics } from '../metrics/relay-metrics.js';
 
 export interface ApiContext {
   readonly server: RtmpServer;

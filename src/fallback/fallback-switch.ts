@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 import type { FlvTag } from '../flv/flv-reader.js';
 import { withAacTagByte } from '../flv/flv-tag.js';
 import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
-import { ResumeCache } from '../relay/resume-cache.js';
+import { ResumeCache } from '../live/resume-cache.js';
 import { OutputGop } from './output-gop.js';
 import { Transcoder, transcodeArgs, type TranscodeSettings } from './transcoder.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';

@@ -14,7 +14,7 @@
  * each tag's reserved bits, filter bit, stream id and PreviousTagSize as found (even
  * when it disagrees with the tag's real size). `encodeFlv` in flv-writer.ts is the inverse.
  */
-import { ByteQueue } from '../rtmp/byte-queue.js';
+import { ByteQueue } from '../media/byte-queue.js';
 import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
 
 /** §E.2: 'F' 'L' 'V'. */

@@ -22,7 +22,7 @@ import type { Destination } from './destination.js';
 import { FlvFileSink, fileStamp } from './flv-file-sink.js';
 import { LocalOutput } from './local-output.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
-import type { RelayMetrics } from '../api/metrics.js';
+import type { RelayMetrics } from '../metrics/relay-metrics.js';
 import { RepairKind } from '../fixer/repairs.js';
 import { classifyVideo } from '../flv/media-tag.js';
 import { redactUrl } from '../rtmp/client.js';

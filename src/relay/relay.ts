@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { LiveStreamRegistry } from '../rtmp/live-streams.js';
 import type { PublishDecision, PublishRequest } from '../rtmp/server-session.js';
 import type { DestinationResolver } from './destination.js';
-import type { RelayMetrics } from '../api/metrics.js';
+import type { RelayMetrics } from '../metrics/relay-metrics.js';
 import { TranscodeSlots } from '../fallback/fallback-switch.js';
 import { RelaySession, type RelaySessionOptions } from './relay-session.js';
 

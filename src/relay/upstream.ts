@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { encodeAmf0 } from '../rtmp/amf0.js';
 import { RtmpClient, redactUrl } from '../rtmp/client.js';
 import { classifyVideo } from '../flv/media-tag.js';
-import { ResumeCache } from './resume-cache.js';
+import { ResumeCache } from '../live/resume-cache.js';
 import { TAG_VIDEO, kindOf, type MediaTag } from '../media/tag-kinds.js';
 
 export interface UpstreamOptions {

@@ -17,7 +17,7 @@
  * stream carried one, type-3 chunks carry it again. Some old librtmp senders omit it
  * there, so when the 4 bytes do not repeat the value we keep them as payload.
  */
-import { ByteQueue } from './byte-queue.js';
+import { ByteQueue } from '../media/byte-queue.js';
 import { PayloadSlab } from './payload-slab.js';
 import { RtmpError, RtmpErrorCode } from './errors.js';
 import { MessageType, isKnownMessageType, type RtmpMessage } from './message-types.js';
