@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeAmf0, type Amf0Value } from '../src/rtmp/amf0.js';
+import { encodeAmf0, type Amf0Value } from '../src/media/amf0.js';
 import { MessageType } from '../src/rtmp/message-types.js';
 import { readFlv } from '../src/flv/flv-reader.js';
 import { RawClient } from './support/raw-client.js';

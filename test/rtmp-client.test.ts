@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
-import { decodeAmf0, encodeAmf0, type Amf0Value } from '../src/rtmp/amf0.js';
+import { decodeAmf0, encodeAmf0, type Amf0Value } from '../src/media/amf0.js';
 import { ChunkParser } from '../src/rtmp/chunk-parser.js';
 import { ChunkWriter } from '../src/rtmp/chunk-writer.js';
 import { CONTROL_CSID, setChunkSizeMessage, userControlMessage, windowAckSizeMessage } from '../src/rtmp/control-messages.js';

@@ -7,7 +7,7 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { decodeAmf0, encodeAmf0, type Amf0Value } from '../src/rtmp/amf0.js';
+import { decodeAmf0, encodeAmf0, type Amf0Value } from '../src/media/amf0.js';
 import { ChunkParser } from '../src/rtmp/chunk-parser.js';
 import { ChunkWriter } from '../src/rtmp/chunk-writer.js';
 import { ServerHandshake } from '../src/rtmp/handshake.js';

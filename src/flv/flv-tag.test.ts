@@ -12,8 +12,7 @@ import {
   parseVideoTagBody,
 } from './flv-tag.js';
 import { classifyAudio, classifyVideo } from './media-tag.js';
-import { Amf0EcmaArray, Amf0TypedObject, encodeAmf0 } from '../rtmp/amf0.js';
-import { RtmpError } from '../rtmp/errors.js';
+import { Amf0EcmaArray, Amf0Error, Amf0TypedObject, encodeAmf0 } from '../media/amf0.js';
 import { testEncode } from '../../test/support/media.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -252,7 +251,7 @@ describe('script data', () => {
   it('rejects a body without a leading name and lets AMF0 errors through', () => {
     tagError(() => parseScriptTagBody(encodeAmf0(1, 'x')));
     tagError(() => parseScriptTagBody(Buffer.alloc(0)));
-    expect(() => parseScriptTagBody(encodeAmf0('onMetaData', { width: 1 }).subarray(0, 20))).toThrow(RtmpError);
+    expect(() => parseScriptTagBody(encodeAmf0('onMetaData', { width: 1 }).subarray(0, 20))).toThrow(Amf0Error);
   });
 });
 

@@ -15,7 +15,7 @@ import {
   decodeAmf0,
   type Amf0Object,
   type Amf0Value,
-} from '../rtmp/amf0.js';
+} from '../media/amf0.js';
 import { AAC_TAG_BYTE } from '../media/output-contract.js';
 import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
 
@@ -450,7 +450,7 @@ export interface ScriptTagBody {
 
 /**
  * Parse a script data tag body (§E.4.4.1 SCRIPTDATA: a name string and its value, in AMF0).
- * AMF0 errors propagate as RtmpError from the codec; a body that does not start with a
+ * AMF0 errors propagate as Amf0Error from the codec; a body that does not start with a
  * string throws MediaFormatError FLV_TAG.
  */
 export function parseScriptTagBody(body: Buffer): ScriptTagBody {

@@ -13,7 +13,7 @@
  *   resume cache.
  */
 import type { Logger } from 'pino';
-import { encodeAmf0 } from '../rtmp/amf0.js';
+import { encodeAmf0 } from '../media/amf0.js';
 import { RtmpClient, redactUrl } from '../rtmp/client.js';
 import { classifyVideo } from '../flv/media-tag.js';
 import { ResumeCache } from '../live/resume-cache.js';

@@ -5,7 +5,7 @@
  * reads from views at odd offsets into larger buffers, as the parser hands them out.
  */
 import { describe, expect, it } from 'vitest';
-import { Amf0EcmaArray, decodeAmf0, encodeAmf0, type Amf0Value } from './amf0.js';
+import { Amf0EcmaArray, decodeAmf0, encodeAmf0, type Amf0Value } from '../media/amf0.js';
 import { ChunkParser } from './chunk-parser.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { MessageType } from './message-types.js';

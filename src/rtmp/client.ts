@@ -18,11 +18,11 @@ import { EventEmitter } from 'node:events';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Logger } from 'pino';
-import { Amf0EcmaArray, Amf0TypedObject, decodeAmf0, encodeAmf0, type Amf0Object, type Amf0Value } from './amf0.js';
+import { Amf0EcmaArray, Amf0TypedObject, decodeAmf0, encodeAmf0, type Amf0Object, type Amf0Value } from '../media/amf0.js';
 import { ChunkParser, type ChunkParserLimits } from './chunk-parser.js';
 import { ChunkWriter, type OutgoingMessage } from './chunk-writer.js';
 import { CONTROL_CSID, setChunkSizeMessage, windowAckSizeMessage, type UserControl } from './control-messages.js';
-import { RtmpError, RtmpErrorCode } from './errors.js';
+import { RtmpError, RtmpErrorCode, asRtmpError } from './errors.js';
 import { ProtocolControl } from './protocol-control.js';
 import { ClientHandshake } from './handshake.js';
 import { splitAggregate } from './aggregate.js';
@@ -586,7 +586,7 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
 
   /** End the connection on an error (idempotent). */
   private fail(err: unknown): void {
-    const error = err instanceof Error ? err : new Error(String(err));
+    const error = asRtmpError(err) ?? (err instanceof Error ? err : new Error(String(err)));
     if (!this.ended) this.socket.destroy();
     this.finish(error);
   }

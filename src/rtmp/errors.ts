@@ -4,6 +4,8 @@
  * that hit it is closed and the code is logged. The process never crashes on input.
  */
 
+import { Amf0Error, Amf0ErrorCode } from '../media/amf0.js';
+
 /** Stable error codes. Never rename one: operators alert on them. */
 export const RtmpErrorCode = {
   /** C0 carried a version other than 3. */
@@ -70,4 +72,19 @@ export class RtmpError extends Error {
 
 export function isRtmpError(err: unknown): err is RtmpError {
   return err instanceof RtmpError;
+}
+
+/** The RTMP code an AMF0 error inside a command or data message is reported under. */
+const AMF0_CODES: Record<Amf0ErrorCode, RtmpErrorCode> = {
+  [Amf0ErrorCode.TRUNCATED]: RtmpErrorCode.AMF0_TRUNCATED,
+  [Amf0ErrorCode.TYPE]: RtmpErrorCode.AMF0_TYPE,
+  [Amf0ErrorCode.STRUCTURE]: RtmpErrorCode.AMF0_STRUCTURE,
+  [Amf0ErrorCode.AMF3_UNSUPPORTED]: RtmpErrorCode.AMF3_UNSUPPORTED,
+};
+
+/** A peer's fault as an RtmpError (AMF0 errors under their RTMP codes); null for anything else (a bug of ours). */
+export function asRtmpError(err: unknown): RtmpError | null {
+  if (err instanceof RtmpError) return err;
+  if (err instanceof Amf0Error) return new RtmpError(AMF0_CODES[err.code], err.message);
+  return null;
 }

@@ -14,7 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { Amf0Reader, decodeAmf0, encodeAmf0, type Amf0Value } from './amf0.js';
+import { Amf0Reader, decodeAmf0, encodeAmf0, type Amf0Value } from '../media/amf0.js';
 import { ChunkParser, type ChunkParserLimits } from './chunk-parser.js';
 import { ChunkWriter, type OutgoingMessage } from './chunk-writer.js';
 import {
@@ -26,7 +26,7 @@ import {
   streamEofMessage,
   windowAckSizeMessage,
 } from './control-messages.js';
-import { RtmpError, RtmpErrorCode, isRtmpError } from './errors.js';
+import { RtmpError, RtmpErrorCode, asRtmpError } from './errors.js';
 import { ProtocolControl } from './protocol-control.js';
 import { ServerHandshake } from './handshake.js';
 import type { LiveStream, LiveStreamRegistry, MediaFrame, StreamPublisher, StreamSubscriber } from './live-streams.js';
@@ -210,8 +210,9 @@ export class ServerSession implements StreamPublisher {
   }
 
   private fail(err: unknown): void {
-    if (isRtmpError(err)) {
-      this.close(err.code, err.message);
+    const peerFault = asRtmpError(err);
+    if (peerFault !== null) {
+      this.close(peerFault.code, peerFault.message);
     } else {
       // A bug of ours, not the peer's: end this session only, and say so loudly.
       this.log.error({ err }, 'internal error in session');

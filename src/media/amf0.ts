@@ -4,10 +4,37 @@
  * RTMP command messages (type 20) and data messages (type 18) carry their bodies in it.
  *
  * Decoding is defensive: every length is checked against the bytes left before it is
- * read, so hostile input only ever produces an {@link RtmpError}. Decoded records are
+ * read, so hostile input only ever produces an {@link Amf0Error}. Decoded records are
  * null-prototype objects, so keys such as "__proto__" stay plain data.
  */
-import { RtmpError, RtmpErrorCode } from './errors.js';
+
+/**
+ * Stable codes of AMF0 decoding and encoding errors. The RTMP layer reports them to its peers
+ * and logs as its own ERR_RTMP_AMF0_* / ERR_RTMP_AMF3_UNSUPPORTED (rtmp/errors.ts); an FLV
+ * file's onMetaData reports these.
+ */
+export const Amf0ErrorCode = {
+  /** Data ended inside a value. */
+  TRUNCATED: 'ERR_AMF0_TRUNCATED',
+  /** A marker that is unknown, reserved, or not allowed here; or a value AMF0 cannot encode. */
+  TYPE: 'ERR_AMF0_TYPE',
+  /** Nesting deeper than the limit, a bad reference, or a misplaced object end. */
+  STRUCTURE: 'ERR_AMF0_STRUCTURE',
+  /** The avmplus marker: AMF3, not supported. */
+  AMF3_UNSUPPORTED: 'ERR_AMF0_AMF3_UNSUPPORTED',
+} as const;
+
+export type Amf0ErrorCode = (typeof Amf0ErrorCode)[keyof typeof Amf0ErrorCode];
+
+export class Amf0Error extends Error {
+  override readonly name = 'Amf0Error';
+  readonly code: Amf0ErrorCode;
+
+  constructor(code: Amf0ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
 
 /** §2.1: the one-byte type marker that starts every AMF0 value. */
 const Marker = {
@@ -136,7 +163,7 @@ export class Amf0Reader {
     return this.buf.length - this.pos;
   }
 
-  /** Read the next value. Throws {@link RtmpError} (AMF0_* or AMF3_UNSUPPORTED) on bad or short input. */
+  /** Read the next value. Throws {@link Amf0Error} (AMF0_* or AMF3_UNSUPPORTED) on bad or short input. */
   readValue(): Amf0Value {
     this.depth = 0;
     return this.readAny();
@@ -217,15 +244,15 @@ export class Amf0Reader {
         return typed;
       }
       case Marker.AVMPLUS:
-        throw new RtmpError(
-          RtmpErrorCode.AMF3_UNSUPPORTED,
+        throw new Amf0Error(
+          Amf0ErrorCode.AMF3_UNSUPPORTED,
           `AMF3 encoding is not supported (avmplus marker 0x11 at offset ${at}); the peer should use objectEncoding 0`,
         );
       case Marker.MOVIECLIP:
       case Marker.RECORDSET:
-        throw new RtmpError(RtmpErrorCode.AMF0_TYPE, `reserved AMF0 marker 0x${hex(marker)} at offset ${at}`);
+        throw new Amf0Error(Amf0ErrorCode.TYPE, `reserved AMF0 marker 0x${hex(marker)} at offset ${at}`);
       default:
-        throw new RtmpError(RtmpErrorCode.AMF0_TYPE, `unknown AMF0 marker 0x${hex(marker ?? 0)} at offset ${at}`);
+        throw new Amf0Error(Amf0ErrorCode.TYPE, `unknown AMF0 marker 0x${hex(marker ?? 0)} at offset ${at}`);
     }
   }
 
@@ -333,7 +360,7 @@ class Encoder {
       case 'object':
         break;
       default:
-        throw new RtmpError(RtmpErrorCode.AMF0_TYPE, `cannot encode a ${typeof value} as AMF0`);
+        throw new Amf0Error(Amf0ErrorCode.TYPE, `cannot encode a ${typeof value} as AMF0`);
     }
     if (value === null) return 1;
     if (value instanceof Date) return 1 + DATE_BYTES;
@@ -456,12 +483,12 @@ class Encoder {
   }
 }
 
-function structure(message: string): RtmpError {
-  return new RtmpError(RtmpErrorCode.AMF0_STRUCTURE, message);
+function structure(message: string): Amf0Error {
+  return new Amf0Error(Amf0ErrorCode.STRUCTURE, message);
 }
 
-function truncated(message: string): RtmpError {
-  return new RtmpError(RtmpErrorCode.AMF0_TRUNCATED, message);
+function truncated(message: string): Amf0Error {
+  return new Amf0Error(Amf0ErrorCode.TRUNCATED, message);
 }
 
 function hex(byte: number): string {

@@ -9,7 +9,7 @@ import {
   type Amf0Object,
   type Amf0Value,
 } from './amf0.js';
-import { RtmpError, RtmpErrorCode } from './errors.js';
+import { Amf0Error, Amf0ErrorCode } from './amf0.js';
 
 // Byte builders independent of the encoder, so decode tests do not test the codec against itself.
 const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
@@ -40,12 +40,12 @@ const prop = (k: string, v: Buffer): Buffer => cat(key(k), v);
 const obj = (...props: Buffer[]): Buffer => cat(u8(0x03), ...props, END);
 const ecma = (countHint: number, ...props: Buffer[]): Buffer => cat(u8(0x08), u32(countHint), ...props, END);
 
-/** The RtmpError code `fn` throws, or undefined if it returns. Any other exception fails the test. */
+/** The Amf0Error code `fn` throws, or undefined if it returns. Any other exception fails the test. */
 function codeOf(fn: () => unknown): string | undefined {
   try {
     fn();
   } catch (err) {
-    if (err instanceof RtmpError) return err.code;
+    if (err instanceof Amf0Error) return err.code;
     throw err;
   }
   return undefined;
@@ -305,7 +305,7 @@ describe('RTMP messages', () => {
     expect((meta as Amf0EcmaArray).entries).toEqual(metadataEntries);
     // Only at the end of the buffer: a nested unterminated ECMA array is truncated data.
     const nested = cat(u8(0x03), key('m'), u8(0x08), u32(1), prop('a', num(1)));
-    expect(codeOf(() => decodeAmf0(nested))).toBe(RtmpErrorCode.AMF0_TRUNCATED);
+    expect(codeOf(() => decodeAmf0(nested))).toBe(Amf0ErrorCode.TRUNCATED);
   });
 });
 
@@ -334,8 +334,8 @@ describe('AMF0 references (0x07)', () => {
   });
 
   it('rejects an index out of range', () => {
-    expect(codeOf(() => decodeAmf0(cat(u8(0x07), u16(0))))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
-    expect(codeOf(() => decodeAmf0(cat(obj(), u8(0x07), u16(1))))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(cat(u8(0x07), u16(0))))).toBe(Amf0ErrorCode.STRUCTURE);
+    expect(codeOf(() => decodeAmf0(cat(obj(), u8(0x07), u16(1))))).toBe(Amf0ErrorCode.STRUCTURE);
     expect(codeOf(() => decodeAmf0(cat(obj(), u8(0x07), u16(0))))).toBeUndefined();
   });
 });
@@ -345,35 +345,35 @@ describe('AMF0 errors', () => {
     for (const bytes of ['00', '00 3ff0', '01', '02', '02 00', '02 0005 6162', '03', '03 0001', '03 0001 61',
       '03 0001 61 05', '03 0000', '08 0000', '0a 00000001', '0b 3ff0000000000000 00', '0c 00000005 61',
       '0f 00000002 3c', '10 0003 4142', '10 0001 41', '07 00']) {
-      expect(codeOf(() => decodeAmf0(hex(bytes))), bytes).toBe(RtmpErrorCode.AMF0_TRUNCATED);
+      expect(codeOf(() => decodeAmf0(hex(bytes))), bytes).toBe(Amf0ErrorCode.TRUNCATED);
     }
   });
 
   it('AMF0_TRUNCATED for a huge strict-array count, before allocating', () => {
-    expect(codeOf(() => decodeAmf0(cat(u8(0x0a), u32(0xffffffff), u8(0x05))))).toBe(RtmpErrorCode.AMF0_TRUNCATED);
-    expect(codeOf(() => decodeAmf0(cat(u8(0x0a), u32(3), u8(0x05, 0x05))))).toBe(RtmpErrorCode.AMF0_TRUNCATED);
+    expect(codeOf(() => decodeAmf0(cat(u8(0x0a), u32(0xffffffff), u8(0x05))))).toBe(Amf0ErrorCode.TRUNCATED);
+    expect(codeOf(() => decodeAmf0(cat(u8(0x0a), u32(3), u8(0x05, 0x05))))).toBe(Amf0ErrorCode.TRUNCATED);
     expect(decodeAmf0(cat(u8(0x0a), u32(2), u8(0x05, 0x05)))).toEqual([[null, null]]);
     // Huge string and XML lengths too.
-    expect(codeOf(() => decodeAmf0(cat(u8(0x0c), u32(0xffffffff), u8(0x61))))).toBe(RtmpErrorCode.AMF0_TRUNCATED);
-    expect(codeOf(() => decodeAmf0(cat(u8(0x0f), u32(0xfffffff0))))).toBe(RtmpErrorCode.AMF0_TRUNCATED);
+    expect(codeOf(() => decodeAmf0(cat(u8(0x0c), u32(0xffffffff), u8(0x61))))).toBe(Amf0ErrorCode.TRUNCATED);
+    expect(codeOf(() => decodeAmf0(cat(u8(0x0f), u32(0xfffffff0))))).toBe(Amf0ErrorCode.TRUNCATED);
   });
 
   it('AMF0_TYPE for reserved and unknown markers', () => {
     for (const marker of [0x04, 0x0e, 0x12, 0x13, 0x7f, 0xff]) {
-      expect(codeOf(() => decodeAmf0(u8(marker))), `0x${marker.toString(16)}`).toBe(RtmpErrorCode.AMF0_TYPE);
-      expect(codeOf(() => decodeAmf0(obj(prop('a', u8(marker)))))).toBe(RtmpErrorCode.AMF0_TYPE);
+      expect(codeOf(() => decodeAmf0(u8(marker))), `0x${marker.toString(16)}`).toBe(Amf0ErrorCode.TYPE);
+      expect(codeOf(() => decodeAmf0(obj(prop('a', u8(marker)))))).toBe(Amf0ErrorCode.TYPE);
     }
   });
 
   it('AMF0_STRUCTURE for misplaced object-end markers', () => {
     // At top level.
-    expect(codeOf(() => decodeAmf0(u8(0x09)))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
-    expect(codeOf(() => decodeAmf0(cat(str('a'), u8(0x09))))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(u8(0x09)))).toBe(Amf0ErrorCode.STRUCTURE);
+    expect(codeOf(() => decodeAmf0(cat(str('a'), u8(0x09))))).toBe(Amf0ErrorCode.STRUCTURE);
     // Inside a strict array.
-    expect(codeOf(() => decodeAmf0(cat(u8(0x0a), u32(1), u8(0x09))))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(cat(u8(0x0a), u32(1), u8(0x09))))).toBe(Amf0ErrorCode.STRUCTURE);
     // A non-empty key followed by the end marker.
-    expect(codeOf(() => decodeAmf0(cat(u8(0x03), key('a'), u8(0x09))))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
-    expect(codeOf(() => decodeAmf0(cat(u8(0x08), u32(0), key('a'), u8(0x09))))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(cat(u8(0x03), key('a'), u8(0x09))))).toBe(Amf0ErrorCode.STRUCTURE);
+    expect(codeOf(() => decodeAmf0(cat(u8(0x08), u32(0), key('a'), u8(0x09))))).toBe(Amf0ErrorCode.STRUCTURE);
   });
 
   it('AMF3_UNSUPPORTED for the avmplus marker, telling the peer to use objectEncoding 0', () => {
@@ -384,31 +384,31 @@ describe('AMF0 errors', () => {
       } catch (err) {
         caught = err;
       }
-      expect(caught).toBeInstanceOf(RtmpError);
-      expect((caught as RtmpError).code).toBe(RtmpErrorCode.AMF3_UNSUPPORTED);
-      expect((caught as RtmpError).message).toMatch(/AMF3/);
-      expect((caught as RtmpError).message).toMatch(/objectEncoding 0/);
+      expect(caught).toBeInstanceOf(Amf0Error);
+      expect((caught as Amf0Error).code).toBe(Amf0ErrorCode.AMF3_UNSUPPORTED);
+      expect((caught as Amf0Error).message).toMatch(/AMF3/);
+      expect((caught as Amf0Error).message).toMatch(/objectEncoding 0/);
     }
   });
 
   it('depth bombs throw AMF0_STRUCTURE, not a stack overflow', () => {
     const nestedObjects = cat(u8(0x03), ...Array.from({ length: 999 }, () => cat(key('a'), u8(0x03))));
-    expect(codeOf(() => decodeAmf0(nestedObjects))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(nestedObjects))).toBe(Amf0ErrorCode.STRUCTURE);
     const nestedArrays = cat(...Array.from({ length: 1000 }, () => cat(u8(0x0a), u32(1))), u8(0x05));
-    expect(codeOf(() => decodeAmf0(nestedArrays))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(nestedArrays))).toBe(Amf0ErrorCode.STRUCTURE);
     const nestedEcma = cat(...Array.from({ length: 1000 }, () => cat(u8(0x08), u32(1), key('a'))), u8(0x05));
-    expect(codeOf(() => decodeAmf0(nestedEcma))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(nestedEcma))).toBe(Amf0ErrorCode.STRUCTURE);
     const nestedTyped = cat(...Array.from({ length: 1000 }, () => cat(u8(0x10), key('T'), key('a'))), u8(0x05));
-    expect(codeOf(() => decodeAmf0(nestedTyped))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(nestedTyped))).toBe(Amf0ErrorCode.STRUCTURE);
   });
 
   it('honours maxDepth (default 32)', () => {
     const nest = (levels: number): Buffer =>
       cat(...Array.from({ length: levels }, () => cat(u8(0x0a), u32(1))), u8(0x05));
     expect(codeOf(() => decodeAmf0(nest(32)))).toBeUndefined();
-    expect(codeOf(() => decodeAmf0(nest(33)))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(nest(33)))).toBe(Amf0ErrorCode.STRUCTURE);
     expect(codeOf(() => decodeAmf0(nest(2), { maxDepth: 2 }))).toBeUndefined();
-    expect(codeOf(() => decodeAmf0(nest(3), { maxDepth: 2 }))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => decodeAmf0(nest(3), { maxDepth: 2 }))).toBe(Amf0ErrorCode.STRUCTURE);
     // Depth is per value, not cumulative across values.
     expect(decodeAmf0(cat(nest(2), nest(2)), { maxDepth: 2 })).toHaveLength(2);
   });
@@ -440,8 +440,8 @@ describe('AMF0 errors', () => {
       try {
         decoded = decodeAmf0(full.subarray(0, cut));
       } catch (err) {
-        expect(err, `cut ${cut}`).toBeInstanceOf(RtmpError);
-        expect((err as RtmpError).code, `cut ${cut}`).toBe(RtmpErrorCode.AMF0_TRUNCATED);
+        expect(err, `cut ${cut}`).toBeInstanceOf(Amf0Error);
+        expect((err as Amf0Error).code, `cut ${cut}`).toBe(Amf0ErrorCode.TRUNCATED);
       }
       if (decoded) expect(decoded.length, `cut ${cut}`).toBeLessThan(values.length);
     }
@@ -450,11 +450,11 @@ describe('AMF0 errors', () => {
   it('a truncated long string throws AMF0_TRUNCATED', () => {
     const full = encodeAmf0('y'.repeat(70000));
     for (const cut of [1, 3, 5, 6, 40000, full.length - 1]) {
-      expect(codeOf(() => decodeAmf0(full.subarray(0, cut)))).toBe(RtmpErrorCode.AMF0_TRUNCATED);
+      expect(codeOf(() => decodeAmf0(full.subarray(0, cut)))).toBe(Amf0ErrorCode.TRUNCATED);
     }
   });
 
-  it('random garbage only ever returns or throws RtmpError', () => {
+  it('random garbage only ever returns or throws Amf0Error', () => {
     const next = xorshift(0x5eed1234);
     let failures = 0;
     for (let i = 0; i < 2000; i++) {
@@ -468,13 +468,13 @@ describe('AMF0 errors', () => {
       try {
         decodeAmf0(buf, { maxDepth: 1 + (i % 40) });
       } catch (err) {
-        if (!(err instanceof RtmpError)) failures++;
+        if (!(err instanceof Amf0Error)) failures++;
       }
     }
     expect(failures).toBe(0);
   });
 
-  it('mutated valid messages only ever return or throw RtmpError, and re-encode or throw RtmpError', () => {
+  it('mutated valid messages only ever return or throw Amf0Error, and re-encode or throw Amf0Error', () => {
     const base = cat(
       str('@setDataFrame'),
       str('onMetaData'),
@@ -490,7 +490,7 @@ describe('AMF0 errors', () => {
         const values = decodeAmf0(buf.subarray(0, buf.length - (next() % 8)));
         encodeAmf0(...values); // Self references decode fine but must not encode forever.
       } catch (err) {
-        if (!(err instanceof RtmpError)) failures++;
+        if (!(err instanceof Amf0Error)) failures++;
       }
     }
     expect(failures).toBe(0);
@@ -534,7 +534,7 @@ describe('AMF0 security and buffers', () => {
     expect(decodeAmf0(view)).toEqual(['connect', 1, { app: 'live' }, 'end']);
     // One byte short: the missing byte sits just past the view and must not be read.
     const short = backing.subarray(7, 7 + inner.length - 1);
-    expect(codeOf(() => decodeAmf0(short))).toBe(RtmpErrorCode.AMF0_TRUNCATED);
+    expect(codeOf(() => decodeAmf0(short))).toBe(Amf0ErrorCode.TRUNCATED);
     // A view over a shared ArrayBuffer (as from a socket pool).
     const shared = Buffer.from(backing.buffer, backing.byteOffset + 7, inner.length);
     expect(decodeAmf0(shared)).toEqual(['connect', 1, { app: 'live' }, 'end']);
@@ -551,7 +551,7 @@ describe('AMF0 security and buffers', () => {
     expect(reader.offset).toBe(14);
     expect(reader.readValue()).toBeNull();
     expect(reader.remaining).toBe(0);
-    expect(codeOf(() => reader.readValue())).toBe(RtmpErrorCode.AMF0_TRUNCATED);
+    expect(codeOf(() => reader.readValue())).toBe(Amf0ErrorCode.TRUNCATED);
   });
 });
 
@@ -559,37 +559,37 @@ describe('AMF0 encoder limits', () => {
   it('rejects cycles and nesting deeper than 32 with AMF0_STRUCTURE', () => {
     const cyclic: Amf0Object = {};
     cyclic['self'] = cyclic;
-    expect(codeOf(() => encodeAmf0(cyclic))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => encodeAmf0(cyclic))).toBe(Amf0ErrorCode.STRUCTURE);
     const cyclicArray: Amf0Value[] = [];
     cyclicArray.push(cyclicArray);
-    expect(codeOf(() => encodeAmf0(cyclicArray))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => encodeAmf0(cyclicArray))).toBe(Amf0ErrorCode.STRUCTURE);
     const ecmaCycle = new Amf0EcmaArray({});
     ecmaCycle.entries['again'] = ecmaCycle;
-    expect(codeOf(() => encodeAmf0(ecmaCycle))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => encodeAmf0(ecmaCycle))).toBe(Amf0ErrorCode.STRUCTURE);
 
     const nest = (levels: number): Amf0Value => {
       let v: Amf0Value = 'leaf';
       for (let i = 0; i < levels; i++) v = { v };
       return v;
     };
-    expect(codeOf(() => encodeAmf0(nest(1000)))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
-    expect(codeOf(() => encodeAmf0(nest(33)))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => encodeAmf0(nest(1000)))).toBe(Amf0ErrorCode.STRUCTURE);
+    expect(codeOf(() => encodeAmf0(nest(33)))).toBe(Amf0ErrorCode.STRUCTURE);
     // What the encoder accepts, the decoder accepts with its default depth.
     expect(roundTrip(nest(32))).toEqual([nest(32)]);
   });
 
   it('rejects keys and class names above 65535 UTF-8 bytes with AMF0_STRUCTURE', () => {
     const longKey = 'k'.repeat(65536);
-    expect(codeOf(() => encodeAmf0({ [longKey]: 1 }))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
-    expect(codeOf(() => encodeAmf0(new Amf0EcmaArray({ ['é'.repeat(32768)]: 1 })))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
-    expect(codeOf(() => encodeAmf0(new Amf0TypedObject(longKey, {})))).toBe(RtmpErrorCode.AMF0_STRUCTURE);
+    expect(codeOf(() => encodeAmf0({ [longKey]: 1 }))).toBe(Amf0ErrorCode.STRUCTURE);
+    expect(codeOf(() => encodeAmf0(new Amf0EcmaArray({ ['é'.repeat(32768)]: 1 })))).toBe(Amf0ErrorCode.STRUCTURE);
+    expect(codeOf(() => encodeAmf0(new Amf0TypedObject(longKey, {})))).toBe(Amf0ErrorCode.STRUCTURE);
     const maxKey = 'k'.repeat(65535);
     expect(roundTrip({ [maxKey]: 1 })).toEqual([{ [maxKey]: 1 }]);
   });
 
   it('rejects JS values AMF0 cannot carry with AMF0_TYPE', () => {
     for (const bad of [() => 1, Symbol('s'), 1n]) {
-      expect(codeOf(() => encodeAmf0({ bad } as unknown as Amf0Object))).toBe(RtmpErrorCode.AMF0_TYPE);
+      expect(codeOf(() => encodeAmf0({ bad } as unknown as Amf0Object))).toBe(Amf0ErrorCode.TYPE);
     }
   });
 
