@@ -21,7 +21,12 @@ import { TAG_AUDIO, TAG_VIDEO, kindOf } from '../src/media/tag-kinds.js';
 
 export const BIN = resolve(import.meta.dirname, '../bin/rinse.js');
 /** The node flags in bin/rinse.js's shebang: rinse is measured as it is launched. */
-export const BIN_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(BIN, 'utf8').split('\n')[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter((f) => f.length > 0);
+export const BIN_NODE_FLAGS = (
+  /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(BIN, 'utf8').split('\n')[0] ?? '')?.[1] ?? ''
+)
+  .trim()
+  .split(/\s+/)
+  .filter((f) => f.length > 0);
 const silent = pino({ level: 'silent' });
 
 export { freePort };
@@ -39,7 +44,12 @@ const isCodedVideo = (t: { tagType?: number; kind?: string; payload?: Buffer; da
 
 /** The receiver: an in-process RTMP server; records each video frame's arrival per path. */
 export class Receiver {
-  readonly server = new RtmpServer({ host: '127.0.0.1', port: 0, logger: silent, limits: { maxConnections: 2000, idleTimeoutMs: 120_000 } });
+  readonly server = new RtmpServer({
+    host: '127.0.0.1',
+    port: 0,
+    logger: silent,
+    limits: { maxConnections: 2000, idleTimeoutMs: 120_000 },
+  });
   port = 0;
   private readonly arrivals = new Map<string, number[]>();
 
@@ -127,10 +137,32 @@ function track(child: ChildProcess): Promise<void> {
 
 export async function startRinse(receiver: Receiver, extra: string[] = []): Promise<RelayProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--log-level', 'warn', '--api-port', '0',
-    '--target', `rtmp://127.0.0.1:${receiver.port}/live/out/{streamId}`, '--grace-ms', '500', '--max-connections', '5000', ...extra], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...BIN_NODE_FLAGS,
+      BIN,
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--rtmp-port',
+      String(port),
+      '--log-level',
+      'warn',
+      '--api-port',
+      '0',
+      '--target',
+      `rtmp://127.0.0.1:${receiver.port}/live/out/{streamId}`,
+      '--grace-ms',
+      '500',
+      '--max-connections',
+      '5000',
+      ...extra,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const closed = track(child);
   await sleep(400);
   return {
@@ -146,19 +178,63 @@ export async function startRinse(receiver: Receiver, extra: string[] = []): Prom
 }
 
 /** One ffmpeg relay: `-listen 1` on an ingest port, publishing to the receiver. */
-export async function startFfmpegRelay(ffmpeg: string, receiver: Receiver, stream: string, mode: 'copy' | 'seed'): Promise<RelayProcess> {
+export async function startFfmpegRelay(
+  ffmpeg: string,
+  receiver: Receiver,
+  stream: string,
+  mode: 'copy' | 'seed',
+): Promise<RelayProcess> {
   const port = await freePort();
   const codec =
     mode === 'copy'
       ? ['-c', 'copy']
       : [
           // The seed's parameters: veryfast, zerolatency, 2 Mbps (2.5 max, 4 Mbit buffer), -g 30, AAC 44.1 kHz mono 128 kbps.
-          '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-sc_threshold', '0',
-          '-b:v', '2000k', '-maxrate', '2500k', '-bufsize', '4000k', '-g', '30', '-pix_fmt', 'yuv420p',
-          '-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '1',
+          '-c:v',
+          'libx264',
+          '-preset',
+          'veryfast',
+          '-tune',
+          'zerolatency',
+          '-sc_threshold',
+          '0',
+          '-b:v',
+          '2000k',
+          '-maxrate',
+          '2500k',
+          '-bufsize',
+          '4000k',
+          '-g',
+          '30',
+          '-pix_fmt',
+          'yuv420p',
+          '-c:a',
+          'aac',
+          '-b:a',
+          '128k',
+          '-ar',
+          '44100',
+          '-ac',
+          '1',
         ];
-  const child = spawn(ffmpeg, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-listen', '1', '-i', `rtmp://127.0.0.1:${port}/live/in`,
-    ...codec, '-f', 'flv', receiver.url(`live/out/${stream}`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    ffmpeg,
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-listen',
+      '1',
+      '-i',
+      `rtmp://127.0.0.1:${port}/live/in`,
+      ...codec,
+      '-f',
+      'flv',
+      receiver.url(`live/out/${stream}`),
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const closed = track(child);
   await sleep(300);
   return {
@@ -213,7 +289,8 @@ export function processTree(pid: number): number[] {
 export function memoryMb(pid: number): { peak: number; rss: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string): number => Number(/(\d+) kB/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[1] ?? Number.NaN);
+    const kb = (key: string): number =>
+      Number(/(\d+) kB/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[1] ?? Number.NaN);
     return { peak: kb('VmHWM:') / 1024, rss: kb('VmRSS:') / 1024 };
   } catch {
     return { peak: Number.NaN, rss: Number.NaN };
@@ -240,5 +317,11 @@ export function latency(sends: number[], arrivals: number[], skipFrames = 30): L
   const values: number[] = [];
   for (let i = skipFrames; i < n; i++) values.push((arrivals[i] as number) - (sends[i] as number));
   values.sort((a, b) => a - b);
-  return { frames: values.length, p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99), max: values[values.length - 1] ?? Number.NaN };
+  return {
+    frames: values.length,
+    p50: percentile(values, 50),
+    p95: percentile(values, 95),
+    p99: percentile(values, 99),
+    max: values[values.length - 1] ?? Number.NaN,
+  };
 }

@@ -36,5 +36,7 @@ export async function makeLargeFlv(source: string, out: string, megabytes = 100)
 if (process.argv[1]?.endsWith('make-large-flv.ts')) {
   const [source, out, mb] = process.argv.slice(2);
   if (!source || !out) throw new Error('usage: make-large-flv.ts <source.flv> <out.flv> [MB]');
-  void makeLargeFlv(source, out, mb ? Number(mb) : 100).then((b) => process.stdout.write(`${out}: ${(b / 1e6).toFixed(1)} MB\n`));
+  void makeLargeFlv(source, out, mb ? Number(mb) : 100).then((b) =>
+    process.stdout.write(`${out}: ${(b / 1e6).toFixed(1)} MB\n`),
+  );
 }

@@ -59,7 +59,11 @@ export async function offline(sourceFile: string, megabytes: number): Promise<Of
     const fixFirstRunMBps = fixRunsMBps[0] as number;
     // And the command itself, end to end (process start, module loading and exit included).
     const cliStart = performance.now();
-    const cli = await runTool(process.execPath, [...BIN_NODE_FLAGS, BIN, 'fix', big, join(dir, 'fixed-cli.flv')], 120_000);
+    const cli = await runTool(
+      process.execPath,
+      [...BIN_NODE_FLAGS, BIN, 'fix', big, join(dir, 'fixed-cli.flv')],
+      120_000,
+    );
     if (cli.code !== 0) throw new Error(`rinse fix failed: ${cli.stderr.toString()}`);
     const fixCliMBps = size / 1e6 / ((performance.now() - cliStart) / 1000);
 
@@ -82,7 +86,15 @@ export async function offline(sourceFile: string, megabytes: number): Promise<Of
     const pieces: Buffer[] = [];
     const all = new FlvReader({
       onTag: (t) => {
-        if (t.tagType === TAG_AUDIO || t.tagType === TAG_VIDEO) pieces.push(writer.write(t.tagType === TAG_AUDIO ? 4 : 6, { typeId: t.tagType === TAG_AUDIO ? MessageType.AUDIO : MessageType.VIDEO, streamId: 1, timestampMs: t.timestampMs, payload: t.data }));
+        if (t.tagType === TAG_AUDIO || t.tagType === TAG_VIDEO)
+          pieces.push(
+            writer.write(t.tagType === TAG_AUDIO ? 4 : 6, {
+              typeId: t.tagType === TAG_AUDIO ? MessageType.AUDIO : MessageType.VIDEO,
+              streamId: 1,
+              timestampMs: t.timestampMs,
+              payload: t.data,
+            }),
+          );
       },
     });
     all.push(bytes);
@@ -99,7 +111,9 @@ export async function offline(sourceFile: string, megabytes: number): Promise<Of
       parserRuns.push(stream.length / 1e6 / ((performance.now() - parserStart) / 1000));
     }
     const chunkParserMBps = median(parserRuns);
-    log(`offline: fix ${fixMBps.toFixed(0)} MB/s (runs ${fixRunsMBps.map((v) => v.toFixed(0)).join(', ')}; \`rinse fix\` end to end ${fixCliMBps.toFixed(0)}), FLV reader ${flvReaderMBps.toFixed(0)} MB/s (${tags} tags), chunk parser ${chunkParserMBps.toFixed(0)} MB/s (${messages} messages)`);
+    log(
+      `offline: fix ${fixMBps.toFixed(0)} MB/s (runs ${fixRunsMBps.map((v) => v.toFixed(0)).join(', ')}; \`rinse fix\` end to end ${fixCliMBps.toFixed(0)}), FLV reader ${flvReaderMBps.toFixed(0)} MB/s (${tags} tags), chunk parser ${chunkParserMBps.toFixed(0)} MB/s (${messages} messages)`,
+    );
     return { fixMBps, fixFirstRunMBps, fixRunsMBps, fixCliMBps, flvReaderMBps, chunkParserMBps, fileMB: size / 1e6 };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -34,7 +34,11 @@ if (!existsSync(source)) throw new Error(`no bench source at ${source}: run \`np
 function times(statPath: string): { user: number; sys: number; name: string } {
   const stat = readFileSync(statPath, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / CLOCK_TICKS_PER_S, sys: Number(fields[12]) / CLOCK_TICKS_PER_S, name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) };
+  return {
+    user: Number(fields[11]) / CLOCK_TICKS_PER_S,
+    sys: Number(fields[12]) / CLOCK_TICKS_PER_S,
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+  };
 }
 
 const tags = loadTags(source);
@@ -44,9 +48,28 @@ const port = await freePort();
 const profDir = resolve(import.meta.dirname, 'profiles');
 const child = spawn(
   process.execPath,
-  [...(bare ? [] : BIN_NODE_FLAGS), ...nodeFlags, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(traceGc ? ['--trace-gc'] : []), BIN, 'serve',
-    '--host', '127.0.0.1', '--rtmp-port', String(port), '--log-level', 'warn', '--api-port', '0',
-    '--target', `rtmp://127.0.0.1:${receiver.port}/live/out/{streamId}`, '--grace-ms', '500', '--max-connections', '5000'],
+  [
+    ...(bare ? [] : BIN_NODE_FLAGS),
+    ...nodeFlags,
+    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+    ...(traceGc ? ['--trace-gc'] : []),
+    BIN,
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--rtmp-port',
+    String(port),
+    '--log-level',
+    'warn',
+    '--api-port',
+    '0',
+    '--target',
+    `rtmp://127.0.0.1:${receiver.port}/live/out/{streamId}`,
+    '--grace-ms',
+    '500',
+    '--max-connections',
+    '5000',
+  ],
   { stdio: ['ignore', traceGc ? 'pipe' : 'ignore', 'inherit'] },
 );
 let scavenges = 0;
@@ -64,10 +87,15 @@ const before = times(`/proc/${pid}/stat`);
 const threadsBefore = new Map(readdirSync(`/proc/${pid}/task`).map((t) => [t, times(`/proc/${pid}/task/${t}/stat`)]));
 const gcBefore = { scavenges, markCompacts };
 const t0 = performance.now() + 200;
-const sends = await Promise.all(streams.map((s, i) => publish(`rtmp://127.0.0.1:${port}/live/bench/${s}`, tags, seconds, t0 + (i * 33) / Math.max(1, n / 30))));
+const sends = await Promise.all(
+  streams.map((s, i) =>
+    publish(`rtmp://127.0.0.1:${port}/live/bench/${s}`, tags, seconds, t0 + (i * 33) / Math.max(1, n / 30)),
+  ),
+);
 const after = times(`/proc/${pid}/stat`);
 const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-const kb = (key: string): number => Number(/(\d+) kB/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[1] ?? Number.NaN);
+const kb = (key: string): number =>
+  Number(/(\d+) kB/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[1] ?? Number.NaN);
 const latencies: number[] = [];
 for (let i = 0; i < n; i++) {
   const s = sends[i] as number[];
@@ -75,7 +103,8 @@ for (let i = 0; i < n; i++) {
   for (let k = 75; k < Math.min(s.length, a.length); k++) latencies.push((a[k] as number) - (s[k] as number));
 }
 latencies.sort((x, y) => x - y);
-const pct = (p: number): string => (latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] ?? Number.NaN).toFixed(2);
+const pct = (p: number): string =>
+  (latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] ?? Number.NaN).toFixed(2);
 const cpu = after.user - before.user + after.sys - before.sys;
 const out = [
   `rinse serve, ${n} streams for ${seconds} s (node ${[...(bare ? [] : BIN_NODE_FLAGS), ...nodeFlags].join(' ') || 'without flags'})`,
@@ -88,8 +117,13 @@ for (const t of readdirSync(`/proc/${pid}/task`)) {
   if (used > 0) out.push(`    thread ${t} (${now.name}): ${used.toFixed(2)} s`);
 }
 out.push(`  RSS ${(kb('VmRSS') / 1024).toFixed(1)} MB, peak ${(kb('VmHWM') / 1024).toFixed(1)} MB`);
-out.push(`  arrival - send (harness clock, not minus the direct path): p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms over ${latencies.length} frames`);
-if (traceGc) out.push(`  collections during the run: ${scavenges - gcBefore.scavenges} scavenges, ${markCompacts - gcBefore.markCompacts} mark-compacts`);
+out.push(
+  `  arrival - send (harness clock, not minus the direct path): p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms over ${latencies.length} frames`,
+);
+if (traceGc)
+  out.push(
+    `  collections during the run: ${scavenges - gcBefore.scavenges} scavenges, ${markCompacts - gcBefore.markCompacts} mark-compacts`,
+  );
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 if (cpuProf) out.push(`  CPU profile: ${join(profDir, readdirSync(profDir).sort().at(-1) ?? '?')}`);

@@ -20,7 +20,9 @@ for (const name of ['av-out-of-order', 'all-at-once', 'clean-720p30']) {
     fixer.flush();
     const clamped = fixer.repairs['reorder-clamped'];
     const held = fixer.repairs.reordered?.count ?? 0;
-    rows.push(`${name.padEnd(18)} ${String(windowMs).padStart(6)}  ${String(clamped?.count ?? 0).padStart(7)}  ${String(clamped?.maxAmount ?? 0).padStart(16)}  ${String(held).padStart(4)}`);
+    rows.push(
+      `${name.padEnd(18)} ${String(windowMs).padStart(6)}  ${String(clamped?.count ?? 0).padStart(7)}  ${String(clamped?.maxAmount ?? 0).padStart(16)}  ${String(held).padStart(4)}`,
+    );
   }
 }
 process.stdout.write(`${rows.join('\n')}\n`);

@@ -104,7 +104,8 @@ async function serve(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { CloudLookupDestination, LocalDestination, LOCAL_PLAY_APP, TemplateDestination } = await import('./relay/destination.js');
+  const { CloudLookupDestination, LocalDestination, LOCAL_PLAY_APP, TemplateDestination } =
+    await import('./relay/destination.js');
   const { Relay } = await import('./relay/relay.js');
   const { DEFAULT_RELAY_SESSION_OPTIONS } = await import('./relay/relay-session.js');
   const { redactUrl } = await import('./rtmp/client.js');
@@ -113,11 +114,16 @@ async function serve(argv: string[]): Promise<number> {
 
   let resolver;
   try {
-    resolver = config.cloudApiUrl !== null
-      ? new CloudLookupDestination({ baseUrl: config.cloudApiUrl, timeoutMs: config.lookupTimeoutMs, ...(config.relayApiToken ? { token: config.relayApiToken } : {}) })
-      : config.target !== null
-        ? new TemplateDestination(config.target)
-        : new LocalDestination();
+    resolver =
+      config.cloudApiUrl !== null
+        ? new CloudLookupDestination({
+            baseUrl: config.cloudApiUrl,
+            timeoutMs: config.lookupTimeoutMs,
+            ...(config.relayApiToken ? { token: config.relayApiToken } : {}),
+          })
+        : config.target !== null
+          ? new TemplateDestination(config.target)
+          : new LocalDestination();
   } catch (err) {
     throw new UsageError(`destination: ${(err as Error).message}`);
   }
@@ -129,7 +135,10 @@ async function serve(argv: string[]): Promise<number> {
     try {
       ffmpeg = requireTool('ffmpeg');
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'no ffmpeg found: streams that need a transcode will be relayed remuxed');
+      logger.warn(
+        { err: (err as Error).message },
+        'no ffmpeg found: streams that need a transcode will be relayed remuxed',
+      );
     }
   }
   const server = new RtmpServer({
@@ -145,8 +154,10 @@ async function serve(argv: string[]): Promise<number> {
   const { ApiServer } = await import('./api/api-server.js');
   // The relay is created below; the metrics read it at scrape time.
   let relayRef: InstanceType<typeof Relay> | null = null;
-  const sessions = (): ReturnType<InstanceType<typeof Relay>['activeSessions']['slice']> => relayRef?.activeSessions ?? [];
-  const count = (values: string[]): Record<string, number> => values.reduce<Record<string, number>>((m, v) => ({ ...m, [v]: (m[v] ?? 0) + 1 }), {});
+  const sessions = (): ReturnType<InstanceType<typeof Relay>['activeSessions']['slice']> =>
+    relayRef?.activeSessions ?? [];
+  const count = (values: string[]): Record<string, number> =>
+    values.reduce<Record<string, number>>((m, v) => ({ ...m, [v]: (m[v] ?? 0) + 1 }), {});
   const metrics = new RelayMetrics({
     publishers: () => server.registry.publishedPaths().filter((p) => p.startsWith(`${config.app}/`)).length,
     upstreamStates: () => count(sessions().flatMap((s) => (s.upstream ? [s.upstream.stateName] : []))),
@@ -162,7 +173,11 @@ async function serve(argv: string[]): Promise<number> {
     metrics,
     options: {
       ...DEFAULT_RELAY_SESSION_OPTIONS,
-      fixer: { targetKeyframeIntervalMs: config.targetKeyframeIntervalMs, maxKeyframeIntervalMs: config.maxKeyframeIntervalMs, reorderWindowMs: config.reorderWindowMs },
+      fixer: {
+        targetKeyframeIntervalMs: config.targetKeyframeIntervalMs,
+        maxKeyframeIntervalMs: config.maxKeyframeIntervalMs,
+        reorderWindowMs: config.reorderWindowMs,
+      },
       graceMs: config.graceMs,
       stallMs: config.stallMs,
       captureDir: config.captureDir,
@@ -170,7 +185,10 @@ async function serve(argv: string[]): Promise<number> {
       upstream: { maxQueuedBytes: config.upstreamQueueBytes },
       transcode: config.transcode,
       transcodeStreams: config.transcodeStreams,
-      fallback: ffmpeg === null ? null : { ...DEFAULT_FALLBACK_OPTIONS, ffmpegPath: ffmpeg.path, settings: config.transcodeSettings },
+      fallback:
+        ffmpeg === null
+          ? null
+          : { ...DEFAULT_FALLBACK_OPTIONS, ffmpegPath: ffmpeg.path, settings: config.transcodeSettings },
     },
     maxTranscodes: config.maxTranscodes,
   });
@@ -247,7 +265,9 @@ async function bench(argv: string[]): Promise<number> {
   const root = resolvePath(import.meta.dirname, '..');
   const tsx = resolvePath(root, 'node_modules/.bin/tsx');
   if (!existsSync(resolvePath(root, 'bench/run.ts')) || !existsSync(tsx)) {
-    throw new UsageError('the benchmark runs from a source checkout with dev dependencies: npm install && npm run bench');
+    throw new UsageError(
+      'the benchmark runs from a source checkout with dev dependencies: npm install && npm run bench',
+    );
   }
   return spawnSync(tsx, [resolvePath(root, 'bench/run.ts'), ...argv], { stdio: 'inherit' }).status ?? 2;
 }
@@ -255,7 +275,13 @@ async function bench(argv: string[]): Promise<number> {
 async function replay(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { speed: { type: 'string' }, loop: { type: 'boolean' }, times: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      speed: { type: 'string' },
+      loop: { type: 'boolean' },
+      times: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean' },
+    },
     strict: true,
     allowPositionals: true,
   });
@@ -266,7 +292,8 @@ async function replay(argv: string[]): Promise<number> {
   if (positionals.length !== 2) throw new UsageError('expected <file.flv> <rtmp-url>');
   const [file, url] = positionals as [string, string];
   const speed = values.speed === undefined ? 1 : Number(values.speed);
-  if (!Number.isFinite(speed) || speed <= 0 || speed > 1000) throw new UsageError(`--speed: expected a number in (0, 1000], got "${values.speed}"`);
+  if (!Number.isFinite(speed) || speed <= 0 || speed > 1000)
+    throw new UsageError(`--speed: expected a number in (0, 1000], got "${values.speed}"`);
   const times = values.loop ? Infinity : positiveInt('times', values.times, 1, 1_000_000);
   const { replayFile } = await import('./replay.js');
   const { redactUrl, parseRtmpUrl } = await import('./rtmp/client.js');
@@ -285,7 +312,10 @@ async function replay(argv: string[]): Promise<number> {
     times,
     signal: abort.signal,
     onProgress: tty
-      ? (p) => process.stderr.write(`\rreplay: pass ${p.pass}, ${p.tags} tags, ${(p.mediaMs / 1000).toFixed(1)} s of media, ${(p.bytes / 1e6).toFixed(1)} MB`)
+      ? (p) =>
+          process.stderr.write(
+            `\rreplay: pass ${p.pass}, ${p.tags} tags, ${(p.mediaMs / 1000).toFixed(1)} s of media, ${(p.bytes / 1e6).toFixed(1)} MB`,
+          )
       : undefined,
   });
   if (tty) process.stderr.write('\n');
@@ -298,7 +328,12 @@ async function replay(argv: string[]): Promise<number> {
 async function inspect(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean' }, packets: { type: 'boolean' }, seconds: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      json: { type: 'boolean' },
+      packets: { type: 'boolean' },
+      seconds: { type: 'string' },
+      help: { type: 'boolean' },
+    },
     strict: true,
     allowPositionals: true,
   });
@@ -338,9 +373,24 @@ async function fix(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
   const result = await fixFile(input, output, {
     fixer: {
-      reorderWindowMs: positiveInt('reorder-window-ms', values['reorder-window-ms'], DEFAULT_FIXER_OPTIONS.reorderWindowMs, 60_000),
-      targetKeyframeIntervalMs: positiveInt('target-keyframe-interval-ms', values['target-keyframe-interval-ms'], DEFAULT_FIXER_OPTIONS.targetKeyframeIntervalMs, 600_000),
-      maxKeyframeIntervalMs: positiveInt('max-keyframe-interval-ms', values['max-keyframe-interval-ms'], DEFAULT_FIXER_OPTIONS.maxKeyframeIntervalMs, 600_000),
+      reorderWindowMs: positiveInt(
+        'reorder-window-ms',
+        values['reorder-window-ms'],
+        DEFAULT_FIXER_OPTIONS.reorderWindowMs,
+        60_000,
+      ),
+      targetKeyframeIntervalMs: positiveInt(
+        'target-keyframe-interval-ms',
+        values['target-keyframe-interval-ms'],
+        DEFAULT_FIXER_OPTIONS.targetKeyframeIntervalMs,
+        600_000,
+      ),
+      maxKeyframeIntervalMs: positiveInt(
+        'max-keyframe-interval-ms',
+        values['max-keyframe-interval-ms'],
+        DEFAULT_FIXER_OPTIONS.maxKeyframeIntervalMs,
+        600_000,
+      ),
       demoteIdrs: values['no-idr-demotion'] !== true,
     },
     progressEveryMs: tty ? 500 : 5000,

@@ -35,13 +35,31 @@ export const SETTINGS = {
   recordingsDir: { flag: 'recordings-dir', env: 'RINSE_RECORDINGS_DIR', kind: 'string' },
   graceMs: { flag: 'grace-ms', env: 'RINSE_GRACE_MS', kind: 'int', min: 1, max: 3_600_000 },
   stallMs: { flag: 'stall-ms', env: 'RINSE_STALL_MS', kind: 'int', min: 100, max: 3_600_000 },
-  upstreamQueueBytes: { flag: 'upstream-queue-bytes', env: 'RINSE_UPSTREAM_QUEUE_BYTES', kind: 'int', min: 65_536, max: 1 << 30 },
+  upstreamQueueBytes: {
+    flag: 'upstream-queue-bytes',
+    env: 'RINSE_UPSTREAM_QUEUE_BYTES',
+    kind: 'int',
+    min: 65_536,
+    max: 1 << 30,
+  },
   apiPort: { flag: 'api-port', env: 'RINSE_API_PORT', kind: 'int', min: 0, max: 65535 },
   apiHost: { flag: 'api-host', env: 'RINSE_API_HOST', kind: 'string' },
   apiToken: { flag: 'api-token', env: 'RINSE_API_TOKEN', kind: 'string', secret: true },
   drainTimeoutMs: { flag: 'drain-timeout-ms', env: 'RINSE_DRAIN_TIMEOUT_MS', kind: 'int', min: 0, max: 86_400_000 },
-  targetKeyframeIntervalMs: { flag: 'target-keyframe-interval-ms', env: 'RINSE_TARGET_KEYFRAME_INTERVAL_MS', kind: 'int', min: 1000, max: 10_000 },
-  maxKeyframeIntervalMs: { flag: 'max-keyframe-interval-ms', env: 'RINSE_MAX_KEYFRAME_INTERVAL_MS', kind: 'int', min: 2000, max: 600_000 },
+  targetKeyframeIntervalMs: {
+    flag: 'target-keyframe-interval-ms',
+    env: 'RINSE_TARGET_KEYFRAME_INTERVAL_MS',
+    kind: 'int',
+    min: 1000,
+    max: 10_000,
+  },
+  maxKeyframeIntervalMs: {
+    flag: 'max-keyframe-interval-ms',
+    env: 'RINSE_MAX_KEYFRAME_INTERVAL_MS',
+    kind: 'int',
+    min: 2000,
+    max: 600_000,
+  },
   reorderWindowMs: { flag: 'reorder-window-ms', env: 'RINSE_REORDER_WINDOW_MS', kind: 'int', min: 0, max: 60_000 },
   transcode: { flag: 'transcode', env: 'RINSE_TRANSCODE', kind: 'string' },
   transcodeStreams: { flag: 'transcode-streams', env: 'RINSE_TRANSCODE_STREAMS', kind: 'string' },
@@ -103,11 +121,22 @@ export interface ServeConfig {
 
 export class ConfigError extends Error {}
 
-const LIMIT_KEYS = ['maxConnections', 'maxMessageBytes', 'maxChunkStreams', 'maxBufferedBytes', 'maxChunkSize', 'handshakeTimeoutMs', 'idleTimeoutMs'] as const;
+const LIMIT_KEYS = [
+  'maxConnections',
+  'maxMessageBytes',
+  'maxChunkStreams',
+  'maxBufferedBytes',
+  'maxChunkSize',
+  'handshakeTimeoutMs',
+  'idleTimeoutMs',
+] as const;
 
 /** Flag definitions for util.parseArgs. */
 export function serveFlagOptions(): Record<string, { type: 'string' | 'boolean' }> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, help: { type: 'boolean' } };
+  const options: Record<string, { type: 'string' | 'boolean' }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean' },
+  };
   for (const spec of Object.values(SETTINGS)) options[spec.flag] = { type: 'string' };
   return options;
 }
@@ -120,17 +149,23 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     try {
       text = readFileSync(configPath, 'utf8');
     } catch (err) {
-      throw new ConfigError(`--config: cannot read ${configPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(
+        `--config: cannot read ${configPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     try {
       const parsed: unknown = /\.ya?ml$/i.test(configPath) ? parseYaml(text) : JSON.parse(text);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a mapping of settings');
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+        throw new Error('not a mapping of settings');
       file = parsed as Record<string, unknown>;
     } catch (err) {
       throw new ConfigError(`--config ${configPath}: ${(err as Error).message}`);
     }
     for (const key of Object.keys(file)) {
-      if (!(key in SETTINGS)) throw new ConfigError(`--config ${configPath}: unknown setting "${key}" (known: ${Object.keys(SETTINGS).join(', ')})`);
+      if (!(key in SETTINGS))
+        throw new ConfigError(
+          `--config ${configPath}: unknown setting "${key}" (known: ${Object.keys(SETTINGS).join(', ')})`,
+        );
     }
   }
 
@@ -149,7 +184,10 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     }
     const fromFile = file[name];
     if (fromFile !== undefined && fromFile !== null) {
-      if (typeof fromFile !== 'string' && typeof fromFile !== 'number') throw new ConfigError(`config "${name}": expected a string or number, got ${Array.isArray(fromFile) ? 'a list' : typeof fromFile}`);
+      if (typeof fromFile !== 'string' && typeof fromFile !== 'number')
+        throw new ConfigError(
+          `config "${name}": expected a string or number, got ${Array.isArray(fromFile) ? 'a list' : typeof fromFile}`,
+        );
       sources[name] = 'config';
       return { value: fromFile, where: `config "${name}"` };
     }
@@ -164,7 +202,8 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     if (v === undefined) return fallback;
     const spec: SettingSpec = SETTINGS[name];
     const text = String(v.value);
-    if (!/^\d+$/.test(text)) throw new ConfigError(`${v.where}: expected a whole number, got "${spec.secret ? '***' : text}"`);
+    if (!/^\d+$/.test(text))
+      throw new ConfigError(`${v.where}: expected a whole number, got "${spec.secret ? '***' : text}"`);
     const n = Number(text);
     const min = spec.min ?? 1;
     const max = spec.max ?? 0x7fffffff;
@@ -173,22 +212,33 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   };
 
   const logLevel = (str('logLevel') ?? 'info') as LogLevel;
-  if (!LEVELS.includes(logLevel)) throw new ConfigError(`log level: expected one of ${LEVELS.join('|')}, got "${logLevel}"`);
+  if (!LEVELS.includes(logLevel))
+    throw new ConfigError(`log level: expected one of ${LEVELS.join('|')}, got "${logLevel}"`);
   const app = str('app') ?? 'live';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(app)) throw new ConfigError(`app: expected a plain name like "live", got "${app}"`);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(app))
+    throw new ConfigError(`app: expected a plain name like "live", got "${app}"`);
   const target = str('target');
   const cloudApiUrl = str('cloudApiUrl');
   if (target !== null && cloudApiUrl !== null) {
-    throw new ConfigError(`both a target (${sources.target}) and a cloud API URL (${sources.cloudApiUrl}) are set: choose one`);
+    throw new ConfigError(
+      `both a target (${sources.target}) and a cloud API URL (${sources.cloudApiUrl}) are set: choose one`,
+    );
   }
   const limits: Partial<ServerLimits> = {};
   for (const key of LIMIT_KEYS) limits[key] = int(key, DEFAULT_SERVER_LIMITS[key]);
   const transcode = str('transcode') ?? 'auto';
-  if (transcode !== 'auto' && transcode !== 'always' && transcode !== 'never') throw new ConfigError(`transcode: expected auto|always|never, got "${transcode}"`);
-  const transcodeStreams = (str('transcodeStreams') ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
-  for (const s of transcodeStreams) if (!/^[^/]+\/[^/]+$/.test(s)) throw new ConfigError(`transcode streams: expected userId/streamId[,...], got "${s}"`);
+  if (transcode !== 'auto' && transcode !== 'always' && transcode !== 'never')
+    throw new ConfigError(`transcode: expected auto|always|never, got "${transcode}"`);
+  const transcodeStreams = (str('transcodeStreams') ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+  for (const s of transcodeStreams)
+    if (!/^[^/]+\/[^/]+$/.test(s))
+      throw new ConfigError(`transcode streams: expected userId/streamId[,...], got "${s}"`);
   const audioMode = str('transcodeAudio') ?? 'copy';
-  if (audioMode !== 'copy' && audioMode !== 'aac') throw new ConfigError(`transcode audio: expected copy|aac, got "${audioMode}"`);
+  if (audioMode !== 'copy' && audioMode !== 'aac')
+    throw new ConfigError(`transcode audio: expected copy|aac, got "${audioMode}"`);
   const d = DEFAULT_TRANSCODE_SETTINGS;
   const transcodeSettings: TranscodeSettings = {
     preset: str('transcodePreset') ?? d.preset,
@@ -197,7 +247,14 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     maxKbps: int('transcodeMaxKbps', d.maxKbps),
     bufferKbits: int('transcodeBufferKbits', d.bufferKbits),
     gopSeconds: int('transcodeGopSeconds', d.gopSeconds),
-    audio: audioMode === 'copy' ? 'copy' : { kbps: int('transcodeAudioKbps', 128), sampleRate: int('transcodeAudioRate', 44100), channels: int('transcodeAudioChannels', 1) },
+    audio:
+      audioMode === 'copy'
+        ? 'copy'
+        : {
+            kbps: int('transcodeAudioKbps', 128),
+            sampleRate: int('transcodeAudioRate', 44100),
+            channels: int('transcodeAudioChannels', 1),
+          },
     extraArgs: [],
   };
   return {
@@ -236,7 +293,12 @@ export function describeConfig(config: ServeConfig): Record<string, unknown> {
   for (const [key, value] of Object.entries(config)) {
     if (key === 'sources') continue;
     const spec = (SETTINGS as Record<string, SettingSpec>)[key];
-    out[key] = spec?.secret && value !== null ? '***' : key === 'target' && typeof value === 'string' ? redactTarget(value) : value;
+    out[key] =
+      spec?.secret && value !== null
+        ? '***'
+        : key === 'target' && typeof value === 'string'
+          ? redactTarget(value)
+          : value;
   }
   out.sources = config.sources;
   return out;

@@ -84,7 +84,9 @@ export async function fixFile(
     const totalBytes = (await source.stat()).size;
     sink = await open(temp, 'w');
     const readNext = (): Promise<Buffer> =>
-      source.read(Buffer.allocUnsafe(READ_CHUNK_BYTES), 0, READ_CHUNK_BYTES, null).then((r) => r.buffer.subarray(0, r.bytesRead));
+      source
+        .read(Buffer.allocUnsafe(READ_CHUNK_BYTES), 0, READ_CHUNK_BYTES, null)
+        .then((r) => r.buffer.subarray(0, r.bytesRead));
     next = readNext();
     for (;;) {
       const piece = await next;
@@ -129,7 +131,7 @@ export async function fixFile(
 
 /** Write all of `bytes` at the file's position (a write may take fewer bytes than given). */
 async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const { bytesWritten } = await file.write(bytes, at, bytes.length - at);
     at += bytesWritten;
   }
@@ -150,7 +152,8 @@ export function formatFixResult(r: FixResult): string {
   } else {
     lines.push('  repairs:');
     const width = Math.max(...kinds.map(([k]) => k.length));
-    for (const [kind, v] of kinds) lines.push(`    ${kind.padEnd(width)}  ${String(v?.count).padStart(6)}  (largest ${v?.maxAmount})`);
+    for (const [kind, v] of kinds)
+      lines.push(`    ${kind.padEnd(width)}  ${String(v?.count).padStart(6)}  (largest ${v?.maxAmount})`);
   }
   lines.push(
     r.decision

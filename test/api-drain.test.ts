@@ -11,14 +11,23 @@ import { describe, expect, it } from 'vitest';
 import { useFixtures } from './support/fixtures.js';
 import { probePackets } from './support/media.js';
 import { JUDGES } from './support/judges.js';
-import { BIN, TEST_SECRETS, TEST_STREAM_KEY, expectReceiverClean, freePort, runProcess, runReplay, startReceiver, startRinse } from './support/processes.js';
+import {
+  BIN,
+  TEST_SECRETS,
+  TEST_STREAM_KEY,
+  expectReceiverClean,
+  freePort,
+  runProcess,
+  runReplay,
+  startReceiver,
+  startRinse,
+} from './support/processes.js';
 import { TapProxy } from './support/tap-proxy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rinse-ops-'));
 const fixture = useFixtures();
 const TOKEN = 'api-token-for-tests';
 TEST_SECRETS.push(TOKEN, 'secret-stream-key', 'api-secret', 'relay-secret');
-
 
 /** Prometheus text exposition: every sample line is `name{labels} value`. Returns samples by series. */
 function parsePrometheus(text: string): Map<string, number> {
@@ -32,16 +41,28 @@ function parsePrometheus(text: string): Map<string, number> {
   return samples;
 }
 
-async function apiPortOf(relay: { waitForLog: (p: (l: Record<string, unknown>) => boolean, what: string) => Promise<Record<string, unknown>> }): Promise<number> {
+async function apiPortOf(relay: {
+  waitForLog: (p: (l: Record<string, unknown>) => boolean, what: string) => Promise<Record<string, unknown>>;
+}): Promise<number> {
   return Number((await relay.waitForLog((l) => l.msg === 'api listening', 'the API')).port);
 }
 
 describe('HTTP API and graceful drain of a live rinse serve', () => {
   it('answers every endpoint while a stream flows; metrics parse and move with the stream', async () => {
     const receiver = startReceiver(join(dir, 'api.flv'), await freePort());
-    const relay = await startRinse(['--target', receiver.url, '--grace-ms', '300', '--api-token', TOKEN, '--recordings-dir', join(dir, 'rec')]);
+    const relay = await startRinse([
+      '--target',
+      receiver.url,
+      '--grace-ms',
+      '300',
+      '--api-token',
+      TOKEN,
+      '--recordings-dir',
+      join(dir, 'rec'),
+    ]);
     const api = `http://127.0.0.1:${await apiPortOf(relay)}`;
-    const get = (path: string, token: string | null = TOKEN): Promise<Response> => fetch(`${api}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    const get = (path: string, token: string | null = TOKEN): Promise<Response> =>
+      fetch(`${api}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
     try {
       const replay = runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/glasses/api-test`, 1);
       await relay.waitForLog((l) => l.msg === 'publish started', 'the publish');
@@ -50,7 +71,12 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
       expect((await get('/healthz', null)).status).toBe(200);
       const ready = await get('/readyz', null);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toMatchObject({ status: 'ready', rtmpListening: true, notDraining: true, ffmpegFound: true });
+      expect(await ready.json()).toMatchObject({
+        status: 'ready',
+        rtmpListening: true,
+        notDraining: true,
+        ffmpegFound: true,
+      });
       expect((await get('/v3/config/get', null)).status).toBe(200);
       expect((await get('/metrics', null)).status).toBe(401);
       expect((await get('/v1/streams', 'wrong')).status).toBe(401);
@@ -64,8 +90,12 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
       expect(m2.get('rinse_publishers_active')).toBe(1);
       expect(m2.get('rinse_streams{mode="remux"}')).toBe(1);
       expect(m2.get('rinse_upstream_sessions{state="live"}')).toBe(1);
-      expect(m2.get('rinse_frames_in_total{track="video"}')!).toBeGreaterThan(m1.get('rinse_frames_in_total{track="video"}')!);
-      expect(m2.get('rinse_frames_out_total{track="video"}')!).toBeGreaterThan(m1.get('rinse_frames_out_total{track="video"}')!);
+      expect(m2.get('rinse_frames_in_total{track="video"}')!).toBeGreaterThan(
+        m1.get('rinse_frames_in_total{track="video"}')!,
+      );
+      expect(m2.get('rinse_frames_out_total{track="video"}')!).toBeGreaterThan(
+        m1.get('rinse_frames_out_total{track="video"}')!,
+      );
       expect(m2.get('rinse_bytes_out_total')!).toBeGreaterThan(m1.get('rinse_bytes_out_total')!);
       expect(m2.get('rinse_repairs_total{kind="idr-demoted"}')!).toBeGreaterThan(0);
       expect(m2.get('rinse_added_latency_seconds_count')!).toBeGreaterThan(0);
@@ -83,7 +113,11 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
       expect(one.audio).toMatchObject({ codec: 'aac', sampleRate: 44100 });
       expect(one.bitrateKbps).toBeGreaterThan(500);
       expect(one.repairs['adts-stripped'].count).toBeGreaterThan(0);
-      expect(one.destination).toMatchObject({ kind: 'rtmp', url: `rtmp://127.0.0.1:${receiver.port}/live/***`, state: 'live' });
+      expect(one.destination).toMatchObject({
+        kind: 'rtmp',
+        url: `rtmp://127.0.0.1:${receiver.port}/live/***`,
+        state: 'live',
+      });
       expect((await get('/v1/streams/glasses/nope')).status).toBe(404);
       expect((await replay).code).toBe(0);
     } finally {
@@ -94,7 +128,9 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
     const about = relay.lines.filter((l) => l.relay === 'live/glasses/api-test' || l.path === 'live/glasses/api-test');
     expect(about.length).toBeGreaterThan(5);
     for (const line of about) expect(line, String(line.msg)).toMatchObject({ userId: 'glasses', streamId: 'api-test' });
-    const withoutSession = about.filter((l) => l.msg !== 'relay session started' && typeof l.session !== 'string').map((l) => l.msg);
+    const withoutSession = about
+      .filter((l) => l.msg !== 'relay session started' && typeof l.session !== 'string')
+      .map((l) => l.msg);
     expect(withoutSession).toEqual([]);
   });
 
@@ -102,7 +138,16 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
     const out = join(dir, 'drain.flv');
     const receiver = startReceiver(out, await freePort());
     const tap = await new TapProxy(receiver.port).start();
-    const relay = await startRinse(['--target', `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--drain-timeout-ms', '20000', '--recordings-dir', join(dir, 'rec')]);
+    const relay = await startRinse([
+      '--target',
+      `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}`,
+      '--grace-ms',
+      '300',
+      '--drain-timeout-ms',
+      '20000',
+      '--recordings-dir',
+      join(dir, 'rec'),
+    ]);
     const api = `http://127.0.0.1:${await apiPortOf(relay)}`;
     try {
       const replay = runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/glasses/drain`, 1);
@@ -126,7 +171,11 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
     expect(tap.commands).toContain('deleteStream');
     const drained = relay.lines.find((l) => l.msg === 'drained: exiting');
     expect(drained).toMatchObject({ endedOnTheirOwn: 1, closed: 0 });
-    for (const judge of JUDGES) expect((await probePackets(out, judge.ffprobe)).filter((p) => p.codecType === 'video'), judge.label).toHaveLength(180);
+    for (const judge of JUDGES)
+      expect(
+        (await probePackets(out, judge.ffprobe)).filter((p) => p.codecType === 'video'),
+        judge.label,
+      ).toHaveLength(180);
   });
 
   it('a bad value in rinse.yml or in the env fails the start naming the key; config check redacts secrets', async () => {
@@ -140,12 +189,18 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
     expect(badEnv.stderr).toMatch(/env RINSE_STALL_MS: expected a whole number/);
 
     const good = join(dir, 'good.yml');
-    writeFileSync(good, 'rtmpPort: 19350\ntarget: rtmps://live.example.com:443/live/secret-stream-key\napiToken: api-secret\n');
-    const check = await runProcess(process.execPath, [BIN, 'config', 'check', '--config', good], 30_000, { RELAY_API_TOKEN: 'relay-secret' });
+    writeFileSync(
+      good,
+      'rtmpPort: 19350\ntarget: rtmps://live.example.com:443/live/secret-stream-key\napiToken: api-secret\n',
+    );
+    const check = await runProcess(process.execPath, [BIN, 'config', 'check', '--config', good], 30_000, {
+      RELAY_API_TOKEN: 'relay-secret',
+    });
     expect(check.code).toBe(0);
     expect(check.stdout).toMatch(/rtmpPort: 19350/);
     expect(check.stdout).toMatch(/target: rtmps:\/\/live\.example\.com:443\/live\/\*\*\*/);
-    for (const secret of ['secret-stream-key', 'api-secret', 'relay-secret']) expect(check.stdout).not.toContain(secret);
+    for (const secret of ['secret-stream-key', 'api-secret', 'relay-secret'])
+      expect(check.stdout).not.toContain(secret);
     expect(check.stdout).toMatch(/apiToken: "\*\*\*"/);
   });
 });

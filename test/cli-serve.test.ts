@@ -27,9 +27,24 @@ describe('rinse serve (process)', () => {
     const source = await testEncode(SHORT);
     const port = await freePort();
     const recordings = mkdtempSync(join(tmpdir(), 'rinse-cli-serve-'));
-    const child = spawn(process.execPath, [BIN, 'serve', '--rtmp-port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--recordings-dir', recordings], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'serve',
+        '--rtmp-port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--api-port',
+        '0',
+        '--recordings-dir',
+        recordings,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     const lines: Array<Record<string, unknown>> = [];
     let buffered = '';
@@ -47,9 +62,23 @@ describe('rinse serve (process)', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    await until(() => lines.some((l) => l.msg === 'rtmp server listening' && l.port === port), 'the listening log line');
+    await until(
+      () => lines.some((l) => l.msg === 'rtmp server listening' && l.port === port),
+      'the listening log line',
+    );
 
-    const publisher = startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/cli/test`]);
+    const publisher = startFfmpeg([
+      '-loglevel',
+      'error',
+      '-re',
+      '-i',
+      source,
+      '-c',
+      'copy',
+      '-f',
+      'flv',
+      `rtmp://127.0.0.1:${port}/live/cli/test`,
+    ]);
     const result = await publisher.done;
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -65,7 +94,9 @@ describe('rinse serve (process)', () => {
   });
 
   it('rejects a bad flag value with exit code 2 and a message naming the flag', async () => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--rtmp-port', '70000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--rtmp-port', '70000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RelayService, createCfUrlHandler, parseRelayUrls, pickRelay } from '../src/cloud/index.js';
 
 const USERS = Array.from({ length: 10_000 }, (_, i) => `user-${i}@example.com`);
-const relays = (n: number): Array<{ id: string }> => Array.from({ length: n }, (_, i) => ({ id: `relay-${i}.example.com:1935` }));
+const relays = (n: number): Array<{ id: string }> =>
+  Array.from({ length: n }, (_, i) => ({ id: `relay-${i}.example.com:1935` }));
 
 describe('rendezvous hashing over 10,000 users', () => {
   it('going from 4 to 5 relays moves 15-25% of users, all of them to the new relay', () => {
@@ -59,7 +60,10 @@ describe('RelayService', () => {
   });
 
   it('parses RELAY_URLS in the seed format and builds the publish URL', () => {
-    expect(parseRelayUrls('relay-a.example.com:1935, rtmp://relay-b.example.com').map((r) => r.id)).toEqual(['relay-a.example.com:1935', 'relay-b.example.com:1935']);
+    expect(parseRelayUrls('relay-a.example.com:1935, rtmp://relay-b.example.com').map((r) => r.id)).toEqual([
+      'relay-a.example.com:1935',
+      'relay-b.example.com:1935',
+    ]);
     expect(() => parseRelayUrls('http://x')).toThrow(/rtmp/);
     expect(() => parseRelayUrls('a:1935,a:1935')).toThrow(/twice/);
     const service = new RelayService({ relayUrls: 'relay-a.example.com:1935,relay-b.example.com:1936' });
@@ -82,7 +86,11 @@ describe('RelayService', () => {
     const upPort = await start(200);
     const downPort = await start(503);
     // Both relays on 127.0.0.1, told apart by their RTMP port; the API port differs per relay here.
-    const service = new RelayService({ relayUrls: `127.0.0.1:1935,127.0.0.1:1936`, healthCheck: true, healthCacheMs: 60_000 });
+    const service = new RelayService({
+      relayUrls: `127.0.0.1:1935,127.0.0.1:1936`,
+      healthCheck: true,
+      healthCacheMs: 60_000,
+    });
     const [up, down] = service.relays as unknown as [{ apiBaseUrl: string }, { apiBaseUrl: string }];
     Object.assign(up, { apiBaseUrl: `http://127.0.0.1:${upPort}` });
     Object.assign(down, { apiBaseUrl: `http://127.0.0.1:${downPort}` });
@@ -93,12 +101,16 @@ describe('RelayService', () => {
 
 describe('createCfUrlHandler on a Node http server', () => {
   it('answers 401 without the token, 404 for an unknown stream, 200 with the URL', async () => {
-    const handler = createCfUrlHandler((userId, streamId) => (userId === 'u1' && streamId === 's1' ? 'rtmps://live.example.com:443/live/key-1' : null), { token: 'tok' });
+    const handler = createCfUrlHandler(
+      (userId, streamId) => (userId === 'u1' && streamId === 's1' ? 'rtmps://live.example.com:443/live/key-1' : null),
+      { token: 'tok' },
+    );
     const server = createServer(handler);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
-      const get = (path: string, token?: string): Promise<Response> => fetch(`${base}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+      const get = (path: string, token?: string): Promise<Response> =>
+        fetch(`${base}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
       expect((await get('/api/relay/cf-url/u1/s1')).status).toBe(401);
       expect((await get('/api/relay/cf-url/u1/s1', 'wrong')).status).toBe(401);
       expect((await get('/api/relay/cf-url/u1/nope', 'tok')).status).toBe(404);
@@ -106,7 +118,10 @@ describe('createCfUrlHandler on a Node http server', () => {
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ url: 'rtmps://live.example.com:443/live/key-1' });
       expect((await get('/other', 'tok')).status).toBe(404);
-      expect((await fetch(`${base}/api/relay/cf-url/u1/s1`, { method: 'POST', headers: { authorization: 'Bearer tok' } })).status).toBe(405);
+      expect(
+        (await fetch(`${base}/api/relay/cf-url/u1/s1`, { method: 'POST', headers: { authorization: 'Bearer tok' } }))
+          .status,
+      ).toBe(405);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }

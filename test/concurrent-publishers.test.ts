@@ -31,10 +31,17 @@ describe(`${PUBLISHERS} concurrent publishers`, () => {
       recorders.push(recorder);
       srv.server.registry.subscribe(`live/user${i}/stream${i}`, recorder);
       publishers.push(
-        startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', srv.url(`live/user${i}/stream${i}`)], 90_000),
+        startFfmpeg(
+          ['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', srv.url(`live/user${i}/stream${i}`)],
+          90_000,
+        ),
       );
     }
-    await waitFor(() => srv.server.registry.publishedPaths().length === PUBLISHERS, 15_000, 'all publishers to be live');
+    await waitFor(
+      () => srv.server.registry.publishedPaths().length === PUBLISHERS,
+      15_000,
+      'all publishers to be live',
+    );
     const results = await Promise.all(publishers.map((p) => p.done));
     for (const r of results) {
       expect(r.stderr).toBe('');
@@ -46,7 +53,10 @@ describe(`${PUBLISHERS} concurrent publishers`, () => {
     const expectedAudio = probed.filter((p) => p.codecType === 'audio').map((p) => `${p.dts}:${p.md5}`);
     const bodyMd5 = (b: Buffer, skip: number): string => createHash('md5').update(b.subarray(skip)).digest('hex');
     for (const recorder of recorders) {
-      const video = recorder.media('video').filter((f) => f.payload[1] !== 2).map((f) => `${f.timestampMs}:${bodyMd5(f.payload, 5)}`);
+      const video = recorder
+        .media('video')
+        .filter((f) => f.payload[1] !== 2)
+        .map((f) => `${f.timestampMs}:${bodyMd5(f.payload, 5)}`);
       const audio = recorder.media('audio').map((f) => `${f.timestampMs}:${bodyMd5(f.payload, 2)}`);
       expect(video).toEqual(expectedVideo);
       expect(audio).toEqual(expectedAudio);

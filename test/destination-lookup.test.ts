@@ -17,7 +17,9 @@ afterEach(async () => {
   server = null;
 });
 
-async function api(handler: (n: number, url: string, auth: string | undefined) => { status: number; body?: string; delayMs?: number }): Promise<string> {
+async function api(
+  handler: (n: number, url: string, auth: string | undefined) => { status: number; body?: string; delayMs?: number },
+): Promise<string> {
   let n = 0;
   server = createServer((req, res) => {
     const answer = handler(++n, req.url ?? '', req.headers.authorization);
@@ -56,7 +58,13 @@ describe('CloudLookupDestination', () => {
   });
 
   it('retries 5xx and timeouts, then succeeds', async () => {
-    const base = await api((n) => (n === 1 ? { status: 503 } : n === 2 ? { status: 200, body: '{}', delayMs: 500 } : { status: 200, body: JSON.stringify({ url: KEY_URL }) }));
+    const base = await api((n) =>
+      n === 1
+        ? { status: 503 }
+        : n === 2
+          ? { status: 200, body: '{}', delayMs: 500 }
+          : { status: 200, body: JSON.stringify({ url: KEY_URL }) },
+    );
     const lookup = new CloudLookupDestination({ baseUrl: base, timeoutMs: 150, retryDelayMs: 10, attempts: 3 });
     expect(await lookup.resolve(PATH)).toEqual({ ok: true, destination: { kind: 'rtmp', url: KEY_URL } });
     expect(lookup.stats.retries).toBe(2);
@@ -87,9 +95,15 @@ describe('TemplateDestination and LocalDestination', () => {
       ok: true,
       destination: { kind: 'rtmp', url: 'rtmps://live.cloudflare.com:443/live/stream1' },
     });
-    expect(await new TemplateDestination('rtmp://h/app/{path}').resolve(PATH)).toMatchObject({ destination: { url: 'rtmp://h/app/user1/stream1' } });
-    expect(await new TemplateDestination('rtmp://h/app/{userId}-x').resolve(PATH)).toMatchObject({ destination: { url: 'rtmp://h/app/user1-x' } });
-    expect(await new TemplateDestination('rtmp://h/app/fixed').resolve(PATH)).toMatchObject({ destination: { url: 'rtmp://h/app/fixed' } });
+    expect(await new TemplateDestination('rtmp://h/app/{path}').resolve(PATH)).toMatchObject({
+      destination: { url: 'rtmp://h/app/user1/stream1' },
+    });
+    expect(await new TemplateDestination('rtmp://h/app/{userId}-x').resolve(PATH)).toMatchObject({
+      destination: { url: 'rtmp://h/app/user1-x' },
+    });
+    expect(await new TemplateDestination('rtmp://h/app/fixed').resolve(PATH)).toMatchObject({
+      destination: { url: 'rtmp://h/app/fixed' },
+    });
   });
 
   it('refuses a template that is not an rtmp(s) URL, at start', () => {
@@ -98,6 +112,9 @@ describe('TemplateDestination and LocalDestination', () => {
   });
 
   it('local mode plays at clean/{userId}/{streamId}', async () => {
-    expect(await new LocalDestination().resolve(PATH)).toEqual({ ok: true, destination: { kind: 'local', playPath: 'clean/user1/stream1' } });
+    expect(await new LocalDestination().resolve(PATH)).toEqual({
+      ok: true,
+      destination: { kind: 'local', playPath: 'clean/user1/stream1' },
+    });
   });
 });

@@ -21,7 +21,10 @@ async function expectTranscodedOutput(out: string, frames: number, minKeyframes:
   for (const judge of JUDGES) {
     const packets = await probePackets(out, judge.ffprobe);
     keysByJudge.push(expectCleanTimeline(packets, minKeyframes, judge.label));
-    expect(packets.filter((p) => p.codecType === 'video'), `${judge.label}: video packets`).toHaveLength(frames);
+    expect(
+      packets.filter((p) => p.codecType === 'video'),
+      `${judge.label}: video packets`,
+    ).toHaveLength(frames);
     const report = await decodeReport(out, judge.ffprobe);
     expect(report.errors, `${judge.label}: ffprobe -count_frames errors`).toBe('');
     expect(report.videoFrames, `${judge.label}: decoded video frames`).toBe(frames);
@@ -32,7 +35,6 @@ async function expectTranscodedOutput(out: string, frames: number, minKeyframes:
 const dir = mkdtempSync(join(tmpdir(), 'rinse-fallback-'));
 const rec = join(dir, 'recordings');
 const fixture = useFixtures();
-
 
 function isAlive(pid: number): boolean {
   try {
@@ -73,9 +75,12 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
       await expectCloudflareClean(out, { minKeyframes: 3, name: `fallback ${c.name}` });
       const keys = await expectTranscodedOutput(out, c.frames, 3);
       // Clean AAC passes through the transcode untouched: the source's audio frames, byte for byte.
-      const audioHashes = (list: ProbedPacket[]): string[] => list.filter((p) => p.codecType === 'audio').map((p) => p.md5);
+      const audioHashes = (list: ProbedPacket[]): string[] =>
+        list.filter((p) => p.codecType === 'audio').map((p) => p.md5);
       for (const judge of JUDGES) {
-        expect(audioHashes(await probePackets(out, judge.ffprobe)), `${judge.label}: audio packets`).toEqual(audioHashes(await probePackets(fixture(c.name), judge.ffprobe)));
+        expect(audioHashes(await probePackets(out, judge.ffprobe)), `${judge.label}: audio packets`).toEqual(
+          audioHashes(await probePackets(fixture(c.name), judge.ffprobe)),
+        );
       }
       // The switch: the first transcoded keyframe comes within the GOP maximum of the last
       // source keyframe (no later than max + 1 s, as asked; here within the max itself).
@@ -89,9 +94,20 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
   it('--transcode always transcodes a clean stream from its first frame', async () => {
     const out = join(dir, 'forced.flv');
     const receiver = startReceiver(out, await freePort());
-    const relay = await startRinse(['--target', receiver.url, '--grace-ms', '300', '--transcode', 'always', '--recordings-dir', rec]);
+    const relay = await startRinse([
+      '--target',
+      receiver.url,
+      '--grace-ms',
+      '300',
+      '--transcode',
+      'always',
+      '--recordings-dir',
+      rec,
+    ]);
     try {
-      expect((await runReplay(fixture('clean-540x960-14'), `rtmp://127.0.0.1:${relay.port}/live/glasses/forced`, 4)).code).toBe(0);
+      expect(
+        (await runReplay(fixture('clean-540x960-14'), `rtmp://127.0.0.1:${relay.port}/live/glasses/forced`, 4)).code,
+      ).toBe(0);
       expectReceiverClean(await receiver.done);
     } finally {
       receiver.kill();
@@ -113,7 +129,11 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
       await new Promise((r) => setTimeout(r, 1500));
       process.kill(pid, 'SIGKILL');
       await relay.waitForLog((l) => l.msg === 'ffmpeg exited: restarting it', 'the restart');
-      await waitFor(() => relay.lines.filter((l) => l.msg === 'transcoded output starts').length === 2, 'output from the new ffmpeg', 30_000);
+      await waitFor(
+        () => relay.lines.filter((l) => l.msg === 'transcoded output starts').length === 2,
+        'output from the new ffmpeg',
+        30_000,
+      );
       expect((await replay).code).toBe(0);
       expectReceiverClean(await receiver.done);
     } finally {
@@ -129,7 +149,14 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
   });
 
   it('the concurrent transcode cap: a second stream is refused with a log line and a counter, and stays remuxed', async () => {
-    const relay = await startRinse(['--max-transcodes', '1', '--grace-ms', '300', '--recordings-dir', join(dir, 'cap-recordings')]);
+    const relay = await startRinse([
+      '--max-transcodes',
+      '1',
+      '--grace-ms',
+      '300',
+      '--recordings-dir',
+      join(dir, 'cap-recordings'),
+    ]);
     try {
       const [a, b] = await Promise.all([
         runReplay(fixture('long-gop-12s'), `rtmp://127.0.0.1:${relay.port}/live/glasses/cap-a`, 4),
@@ -137,15 +164,24 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
       ]);
       expect(a.code).toBe(0);
       expect(b.code).toBe(0);
-      await waitFor(() => relay.lines.filter((l) => l.msg === 'relay session ended').length === 2, 'both sessions to end', 30_000);
+      await waitFor(
+        () => relay.lines.filter((l) => l.msg === 'relay session ended').length === 2,
+        'both sessions to end',
+        30_000,
+      );
     } finally {
       await relay.stop();
     }
     expect(relay.lines.filter((l) => l.msg === 'transcoder started')).toHaveLength(1);
-    const refused = relay.lines.filter((l) => l.msg === 'transcode refused: concurrent transcode limit reached; staying remuxed');
+    const refused = relay.lines.filter(
+      (l) => l.msg === 'transcode refused: concurrent transcode limit reached; staying remuxed',
+    );
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ max: 1, refused: 1 });
-    const modes = relay.lines.filter((l) => l.msg === 'relay session ended').map((l) => l.mode).sort();
+    const modes = relay.lines
+      .filter((l) => l.msg === 'relay session ended')
+      .map((l) => l.mode)
+      .sort();
     expect(modes).toEqual(['transcode', 'transcode-refused']);
   });
 

@@ -26,7 +26,14 @@ import { RepairKind } from '../src/fixer/repairs.js';
 import { MIN_KEYFRAME_INTERVAL_MS } from '../src/media/output-contract.js';
 import { expectCloudflareClean } from './support/clean-checks.js';
 import { JUDGES } from './support/judges.js';
-import { expectLipSync, fileTags, lipSyncLine, measureLipSync, trueInputTags, type TimedTag } from './support/lip-sync.js';
+import {
+  expectLipSync,
+  fileTags,
+  lipSyncLine,
+  measureLipSync,
+  trueInputTags,
+  type TimedTag,
+} from './support/lip-sync.js';
 import { decodedPictureHashes } from './support/media.js';
 
 const MOVED_OR_DROPPED = new Set<number>([NalType.SPS, NalType.PPS, NalType.AUD, NalType.FILLER]);
@@ -48,7 +55,11 @@ function videoNals(file: string, slicesAs?: string): { frames: string[][]; audio
     if (body.packetKind === 'sequence-header') lengthSize = parseAvcConfig(body.data).nalLengthSize;
     if (body.packetKind !== 'coded-frames') continue;
     const nals = splitNalUnits(body.data, lengthSize).nals.filter((n) => !MOVED_OR_DROPPED.has(nalType(n)));
-    frames.push(nals.map((n) => (slicesAs !== undefined && SLICES.has(nalType(n)) ? slicesAs : createHash('md5').update(n).digest('hex'))));
+    frames.push(
+      nals.map((n) =>
+        slicesAs !== undefined && SLICES.has(nalType(n)) ? slicesAs : createHash('md5').update(n).digest('hex'),
+      ),
+    );
   }
   return { frames, audioFrames };
 }
@@ -78,7 +89,11 @@ function needsThinning(truth: TimedTag[]): boolean {
     if (t.tagType !== 9) continue;
     const body = parseVideoTagBody(t.data);
     if (body.packetKind === 'sequence-header') lengthSize = parseAvcConfig(body.data).nalLengthSize;
-    if (body.packetKind === 'coded-frames' && splitNalUnits(body.data, lengthSize).nals.some((n) => nalType(n) === NalType.IDR)) idrs.push(t.timestampMs);
+    if (
+      body.packetKind === 'coded-frames' &&
+      splitNalUnits(body.data, lengthSize).nals.some((n) => nalType(n) === NalType.IDR)
+    )
+      idrs.push(t.timestampMs);
   }
   return idrs.some((d, i) => i > 0 && d - idrs[i - 1]! < MIN_KEYFRAME_INTERVAL_MS);
 }
@@ -111,11 +126,15 @@ describe('rinse fix makes every fixture that needs no new keyframes Cloudflare-c
       // exactly what the fixer makes of the whole file read at once.
       const whole = readFlv(readFileSync(source));
       const fixed: FlvTagInit[] = [];
-      const fixer = new StreamFixer((t) => fixed.push({ tagType: t.tagType, timestampMs: t.timestampMs, data: Buffer.from(t.data) }));
+      const fixer = new StreamFixer((t) =>
+        fixed.push({ tagType: t.tagType, timestampMs: t.timestampMs, data: Buffer.from(t.data) }),
+      );
       for (const t of whole.tags) fixer.push(t);
       fixer.flush();
       const written = readFileSync(out);
-      expect(written.equals(encodeFlv({ hasAudio: whole.header.hasAudio, hasVideo: whole.header.hasVideo }, fixed))).toBe(true);
+      expect(
+        written.equals(encodeFlv({ hasAudio: whole.header.hasAudio, hasVideo: whole.header.hasVideo }, fixed)),
+      ).toBe(true);
       expect(result.bytesOut).toBe(written.length);
 
       // The output contract, every rule the file can answer, with every judge.
@@ -128,28 +147,43 @@ describe('rinse fix makes every fixture that needs no new keyframes Cloudflare-c
       if (spec.syncRight) expectLipSync(spec.name, sync);
 
       // The same coded pictures, byte for byte; only frames before the first IDR may go.
-      const rewritten = (result.repairs[RepairKind.IDR_DEMOTED]?.count ?? 0) + (result.repairs[RepairKind.SLICE_RENUMBERED]?.count ?? 0) > 0;
+      const rewritten =
+        (result.repairs[RepairKind.IDR_DEMOTED]?.count ?? 0) +
+          (result.repairs[RepairKind.SLICE_RENUMBERED]?.count ?? 0) >
+        0;
       const mark = rewritten ? 'slice' : undefined;
       const before = videoNals(source, mark);
       const after = videoNals(out, mark);
       const firstIdr = before.frames.findIndex((f) => f.length > 0);
-      expect.soft(after.frames, 'non-parameter-set NAL units per frame').toEqual(before.frames.slice(Math.max(0, firstIdr)));
+      expect
+        .soft(after.frames, 'non-parameter-set NAL units per frame')
+        .toEqual(before.frames.slice(Math.max(0, firstIdr)));
       expect.soft(after.audioFrames, 'audio frames').toBe(before.audioFrames);
       if (!needsThinning(truth)) {
         // No keyframe thinning needed: no slice may be touched.
         expect.soft(rewritten, 'slices rewritten although no IDR needed demoting').toBe(false);
         const [inSlices, outSlices] = [sliceNals(fileTags(source)), sliceNals(fileTags(out))];
         expect.soft(outSlices.length, 'slice NAL units').toBe(inSlices.length);
-        expect.soft(sorted(outSlices).join() === sorted(inSlices).join(), 'slice NAL units byte-identical to the input (as multisets)').toBe(true);
+        expect
+          .soft(
+            sorted(outSlices).join() === sorted(inSlices).join(),
+            'slice NAL units byte-identical to the input (as multisets)',
+          )
+          .toBe(true);
       } else {
         // Slice headers rewritten: every judge must decode the very pictures of the clean encode.
         expect(spec.bases).toHaveLength(1);
         const base = join(dirname(source), 'base', `${spec.bases[0]}.flv`);
         const dropped = result.repairs[RepairKind.DROPPED_BEFORE_IDR]?.count ?? 0;
         for (const judge of JUDGES) {
-          const [reference, decodedOut] = await Promise.all([decodedPictureHashes(base, judge.ffmpeg), decodedPictureHashes(out, judge.ffmpeg)]);
+          const [reference, decodedOut] = await Promise.all([
+            decodedPictureHashes(base, judge.ffmpeg),
+            decodedPictureHashes(out, judge.ffmpeg),
+          ]);
           expect.soft(decodedOut.length, `${judge.label}: decoded pictures`).toBeGreaterThan(100);
-          expect.soft(decodedOut, `${judge.label}: framemd5 of the output = the clean encode's`).toEqual(reference.slice(dropped));
+          expect
+            .soft(decodedOut, `${judge.label}: framemd5 of the output = the clean encode's`)
+            .toEqual(reference.slice(dropped));
         }
       }
     });

@@ -25,15 +25,36 @@ import { MAX_KEYFRAME_INTERVAL_MS, MIN_KEYFRAME_INTERVAL_MS } from '../src/media
 import { JUDGES, expectDecodes } from './support/judges.js';
 import { decodedPictureHashes, probePackets, testEncode, type TestEncode } from './support/media.js';
 
-const BASE: TestEncode = { size: '640x360', fps: 30, seconds: 7, videoBitrate: '1500k', gop: 1, preset: 'superfast', audio: false };
+const BASE: TestEncode = {
+  size: '640x360',
+  fps: 30,
+  seconds: 7,
+  videoBitrate: '1500k',
+  gop: 1,
+  preset: 'superfast',
+  audio: false,
+};
 
 const CASES: Array<{ name: string; spec: TestEncode; expectRenumbered: boolean; firstGopMs?: number }> = [
   { name: 'all-intra, Baseline (CAVLC)', spec: { ...BASE, profile: 'baseline' }, expectRenumbered: false },
   { name: 'all-intra, Main (CABAC)', spec: { ...BASE, profile: 'main' }, expectRenumbered: false },
-  { name: 'all-intra, Baseline, 4 slices per picture', spec: { ...BASE, profile: 'baseline', x264Params: 'slices=4' }, expectRenumbered: false },
+  {
+    name: 'all-intra, Baseline, 4 slices per picture',
+    spec: { ...BASE, profile: 'baseline', x264Params: 'slices=4' },
+    expectRenumbered: false,
+  },
   { name: 'IDR every 0.5 s with P-frames, Main', spec: { ...BASE, gop: 15, profile: 'main' }, expectRenumbered: true },
-  { name: 'IDR every 0.5 s with B-frames, High, 3 refs', spec: { ...BASE, gop: 15, profile: 'high', preset: 'veryfast', x264Params: 'bframes=2:ref=3' }, expectRenumbered: true },
-  { name: 'IDR every 0.3 s, Baseline, CAVLC with P-frames, 1 ref', spec: { ...BASE, gop: 9, profile: 'baseline' }, expectRenumbered: true, firstGopMs: 2000 },
+  {
+    name: 'IDR every 0.5 s with B-frames, High, 3 refs',
+    spec: { ...BASE, gop: 15, profile: 'high', preset: 'veryfast', x264Params: 'bframes=2:ref=3' },
+    expectRenumbered: true,
+  },
+  {
+    name: 'IDR every 0.3 s, Baseline, CAVLC with P-frames, 1 ref',
+    spec: { ...BASE, gop: 9, profile: 'baseline' },
+    expectRenumbered: true,
+    firstGopMs: 2000,
+  },
 ];
 
 describe('IDR demotion: same pictures, keyframes only where kept', () => {
@@ -52,15 +73,25 @@ describe('IDR demotion: same pictures, keyframes only where kept', () => {
       const settled = c.firstGopMs ?? 0;
       for (const judge of JUDGES) {
         // The same pictures, in the same order.
-        const [before, after] = await Promise.all([decodedPictureHashes(source, judge.ffmpeg), decodedPictureHashes(out, judge.ffmpeg)]);
+        const [before, after] = await Promise.all([
+          decodedPictureHashes(source, judge.ffmpeg),
+          decodedPictureHashes(out, judge.ffmpeg),
+        ]);
         expect(after.length, `${judge.label}: pictures`).toBe(before.length);
         expect(after, `${judge.label}: framemd5`).toEqual(before);
         // ffprobe's own keyframe judgement (NAL types, and its I-picture rule).
-        const keys = (await probePackets(out, judge.ffprobe)).filter((p) => p.codecType === 'video' && p.keyframe && (p.dts === 0 || p.dts >= settled)).map((p) => p.dts);
+        const keys = (await probePackets(out, judge.ffprobe))
+          .filter((p) => p.codecType === 'video' && p.keyframe && (p.dts === 0 || p.dts >= settled))
+          .map((p) => p.dts);
         expect(keys.length, judge.label).toBeGreaterThanOrEqual(3);
         for (let i = 1; i < keys.length; i++) {
-          expect(keys[i]! - keys[i - 1]!, `${judge.label}: keyframe interval ending at ${keys[i]}`).toBeGreaterThanOrEqual(MIN_KEYFRAME_INTERVAL_MS);
-          expect(keys[i]! - keys[i - 1]!, `${judge.label}: keyframe interval ending at ${keys[i]}`).toBeLessThanOrEqual(MAX_KEYFRAME_INTERVAL_MS);
+          expect(
+            keys[i]! - keys[i - 1]!,
+            `${judge.label}: keyframe interval ending at ${keys[i]}`,
+          ).toBeGreaterThanOrEqual(MIN_KEYFRAME_INTERVAL_MS);
+          expect(keys[i]! - keys[i - 1]!, `${judge.label}: keyframe interval ending at ${keys[i]}`).toBeLessThanOrEqual(
+            MAX_KEYFRAME_INTERVAL_MS,
+          );
         }
       }
     });
@@ -72,10 +103,16 @@ describe('IDR demotion: same pictures, keyframes only where kept', () => {
     const tags = intra.tags.map((t) => {
       if (t.tagType !== 9) return { tagType: t.tagType, timestampMs: t.timestampMs, data: t.data };
       const body = parseVideoTagBody(t.data);
-      if (body.packetKind !== 'sequence-header') return { tagType: t.tagType, timestampMs: t.timestampMs, data: t.data };
+      if (body.packetKind !== 'sequence-header')
+        return { tagType: t.tagType, timestampMs: t.timestampMs, data: t.data };
       const config = parseAvcConfig(body.data);
       const sps = config.sps.map((n) => raiseMaxNumRefFrames(n, 1));
-      const data = buildAvcVideoTagBody({ frameType: 1, packetType: 0, compositionTimeMs: 0, data: buildAvcConfig({ sps, pps: config.pps }) });
+      const data = buildAvcVideoTagBody({
+        frameType: 1,
+        packetType: 0,
+        compositionTimeMs: 0,
+        data: buildAvcConfig({ sps, pps: config.pps }),
+      });
       return { tagType: 9, timestampMs: t.timestampMs, data };
     });
     const source = join(dir, 'intra-ref1.flv');
@@ -84,10 +121,18 @@ describe('IDR demotion: same pictures, keyframes only where kept', () => {
     const result = await fixFile(source, out);
     expect(result.repairs[RepairKind.SPS_REF_FRAMES]?.count).toBe(1);
     for (const judge of JUDGES) {
-      expect(await decodedPictureHashes(out, judge.ffmpeg), `${judge.label}: framemd5`).toEqual(await decodedPictureHashes(source, judge.ffmpeg));
-      const keys = (await probePackets(out, judge.ffprobe)).filter((p) => p.codecType === 'video' && p.keyframe).map((p) => p.dts);
+      expect(await decodedPictureHashes(out, judge.ffmpeg), `${judge.label}: framemd5`).toEqual(
+        await decodedPictureHashes(source, judge.ffmpeg),
+      );
+      const keys = (await probePackets(out, judge.ffprobe))
+        .filter((p) => p.codecType === 'video' && p.keyframe)
+        .map((p) => p.dts);
       expect(keys.length, judge.label).toBeGreaterThanOrEqual(3);
-      for (let i = 1; i < keys.length; i++) expect(keys[i]! - keys[i - 1]!, `${judge.label}: keyframe interval ending at ${keys[i]}`).toBeGreaterThanOrEqual(MIN_KEYFRAME_INTERVAL_MS);
+      for (let i = 1; i < keys.length; i++)
+        expect(
+          keys[i]! - keys[i - 1]!,
+          `${judge.label}: keyframe interval ending at ${keys[i]}`,
+        ).toBeGreaterThanOrEqual(MIN_KEYFRAME_INTERVAL_MS);
     }
   });
 
@@ -97,9 +142,13 @@ describe('IDR demotion: same pictures, keyframes only where kept', () => {
     const result = await fixFile(source, out, { fixer: { demoteIdrs: false } });
     expect(result.repairs[RepairKind.IDR_DEMOTED]).toBeUndefined();
     expect(result.repairs[RepairKind.KEYFRAME_THINNED]?.count).toBeGreaterThan(0);
-    const md5 = (p: { codecType: string; md5: string }[]): string[] => p.filter((x) => x.codecType === 'video').map((x) => x.md5);
+    const md5 = (p: { codecType: string; md5: string }[]): string[] =>
+      p.filter((x) => x.codecType === 'video').map((x) => x.md5);
     for (const judge of JUDGES) {
-      const [before, after] = await Promise.all([probePackets(source, judge.ffprobe), probePackets(out, judge.ffprobe)]);
+      const [before, after] = await Promise.all([
+        probePackets(source, judge.ffprobe),
+        probePackets(out, judge.ffprobe),
+      ]);
       expect(md5(after), judge.label).toEqual(md5(before));
     }
   });

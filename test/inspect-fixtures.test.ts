@@ -43,7 +43,8 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-const fileOf = (manifest: FixtureFile[], name: string): string => (manifest.find((f) => f.name === name) as FixtureFile).file;
+const fileOf = (manifest: FixtureFile[], name: string): string =>
+  (manifest.find((f) => f.name === name) as FixtureFile).file;
 
 describe('fixture corpus and rinse inspect', () => {
   let manifest: FixtureFile[];
@@ -74,7 +75,10 @@ describe('fixture corpus and rinse inspect', () => {
         expect(f.count).toBeGreaterThan(0);
         expect(f.causes.length, `${spec.name}: ${f.rule} has no cause`).toBeGreaterThan(0);
       }
-      const measured = [...report.findings.flatMap((f) => f.causes.map((c) => c.kind)), ...report.notes.map((c) => c.kind)];
+      const measured = [
+        ...report.findings.flatMap((f) => f.causes.map((c) => c.kind)),
+        ...report.notes.map((c) => c.kind),
+      ];
       const expected = spec.pathologies.filter((p) => !(BELOW_LIMITS[spec.name] ?? []).includes(p));
       expect(measured, `${spec.name} misses a pathology`).toEqual(expect.arrayContaining(expected));
       expect(report.verdict.notJudged).toEqual(['lip-sync', 'live-pace', 'complete', 'decodes', 'packages']);
@@ -112,7 +116,9 @@ describe('fixture corpus and rinse inspect', () => {
   }
 
   it('builds fixtures deterministically (the same bytes twice)', async () => {
-    for (const spec of FIXTURES.filter((f) => ['all-at-once', 'vfr', 'mixed-framing', 'bframes-dirty', 'clock-steps-back'].includes(f.name))) {
+    for (const spec of FIXTURES.filter((f) =>
+      ['all-at-once', 'vfr', 'mixed-framing', 'bframes-dirty', 'clock-steps-back'].includes(f.name),
+    )) {
       expect((await buildFixture(spec)).equals(readFileSync(fileOf(manifest, spec.name))), spec.name).toBe(true);
     }
   });
@@ -125,7 +131,9 @@ describe('fixture corpus and rinse inspect', () => {
       expect(verdict).toMatch(spec.rules.length === 0 ? /^verdict\s+CLEAN/ : /^verdict\s+NOT CLEAN/);
       for (const rule of spec.rules) {
         const must = CONTRACT.find((c) => c.rule === rule)?.cloudflareMust;
-        expect(result.stdout, `${spec.name}: ${rule}`).toMatch(new RegExp(`^  ${must ? 'REJECT' : 'repair'} ${rule} `, 'm'));
+        expect(result.stdout, `${spec.name}: ${rule}`).toMatch(
+          new RegExp(`^  ${must ? 'REJECT' : 'repair'} ${rule} `, 'm'),
+        );
       }
     }
   }, 120_000);

@@ -24,7 +24,11 @@ describe('rinse inspect rtmp://', () => {
     const url = srv.url('live/inspect/clean');
     const inspecting = inspectRtmp(url, { seconds: 30 });
     // The player waits on the path; publish once it is attached.
-    await waitFor(() => (srv.server.registry.get('live/inspect/clean')?.subscriberCount ?? 0) === 1, 10_000, 'inspect to attach');
+    await waitFor(
+      () => (srv.server.registry.get('live/inspect/clean')?.subscriberCount ?? 0) === 1,
+      10_000,
+      'inspect to attach',
+    );
     const publisher = startFfmpeg(['-loglevel', 'error', '-re', '-i', clean.file, '-c', 'copy', '-f', 'flv', url]);
     const [report, published] = await Promise.all([inspecting, publisher.done]);
     expect(published.code).toBe(0);

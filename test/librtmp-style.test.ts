@@ -108,14 +108,23 @@ describe('a librtmp-style publisher (one chunk stream, cross-track deltas)', () 
       // Start the media timeline far from zero, so absolute timestamps need extended fields too.
       const baseMs = 0x1000000 + 12345;
       const media = tags
-        .filter((t) => t.typeId === MessageType.AUDIO || t.typeId === MessageType.VIDEO || t.typeId === MessageType.DATA_AMF0)
+        .filter(
+          (t) => t.typeId === MessageType.AUDIO || t.typeId === MessageType.VIDEO || t.typeId === MessageType.DATA_AMF0,
+        )
         .map((t) => ({ typeId: t.typeId, streamId: 1, timestampMs: baseMs + t.timestampMs, body: t.body }));
       // Send order: audio is encoded faster, so it leaves AUDIO_LEAD_MS ahead of video of the same time.
       const sendKey = (p: Packet): number => p.timestampMs - (p.typeId === MessageType.AUDIO ? AUDIO_LEAD_MS : 0);
-      const ordered = media.map((p, i) => ({ p, i })).sort((a, b) => sendKey(a.p) - sendKey(b.p) || a.i - b.i).map((x) => x.p);
+      const ordered = media
+        .map((p, i) => ({ p, i }))
+        .sort((a, b) => sendKey(a.p) - sendKey(b.p) || a.i - b.i)
+        .map((x) => x.p);
 
       const packets: Packet[] = [
-        cmd(0, 'connect', 1, { app: 'live', flashVer: 'FMLE/3.0 (compatible; librtmp)', tcUrl: 'rtmp://127.0.0.1/live' }),
+        cmd(0, 'connect', 1, {
+          app: 'live',
+          flashVer: 'FMLE/3.0 (compatible; librtmp)',
+          tcUrl: 'rtmp://127.0.0.1/live',
+        }),
         cmd(0, 'releaseStream', 2, null, 'glasses/' + path.split('/')[2]),
         cmd(0, 'FCPublish', 3, null, 'glasses/' + path.split('/')[2]),
         cmd(0, 'createStream', 4, null),
@@ -136,9 +145,16 @@ describe('a librtmp-style publisher (one chunk stream, cross-track deltas)', () 
       await waitFor(() => recorder.unpublishes === 1, 15_000, 'the librtmp-style publish to end');
       client.destroy();
 
-      for (const [kind, typeId] of [['audio', MessageType.AUDIO], ['video', MessageType.VIDEO]] as const) {
-        const sent = media.filter((p) => p.typeId === typeId).map((p) => ({ timestampMs: p.timestampMs, md5: md5(p.body) }));
-        const got = recorder.frames.filter((f) => f.kind === kind).map((f) => ({ timestampMs: f.timestampMs, md5: f.md5 }));
+      for (const [kind, typeId] of [
+        ['audio', MessageType.AUDIO],
+        ['video', MessageType.VIDEO],
+      ] as const) {
+        const sent = media
+          .filter((p) => p.typeId === typeId)
+          .map((p) => ({ timestampMs: p.timestampMs, md5: md5(p.body) }));
+        const got = recorder.frames
+          .filter((f) => f.kind === kind)
+          .map((f) => ({ timestampMs: f.timestampMs, md5: f.md5 }));
         expect(got.length, kind).toBe(sent.length);
         expect(got, kind).toEqual(sent);
         // No 49-day jumps: each track is monotonic here.

@@ -42,7 +42,12 @@ function command(body: Buffer): Buffer {
 }
 
 const CASES: Case[] = [
-  { name: 'a bad C0 version', code: RtmpErrorCode.HANDSHAKE_VERSION, raw: true, run: (c) => c.write(Buffer.from([6, 1, 2, 3])) },
+  {
+    name: 'a bad C0 version',
+    code: RtmpErrorCode.HANDSHAKE_VERSION,
+    raw: true,
+    run: (c) => c.write(Buffer.from([6, 1, 2, 3])),
+  },
   {
     name: 'a truncated handshake',
     code: RtmpErrorCode.HANDSHAKE_TRUNCATED,
@@ -52,7 +57,12 @@ const CASES: Case[] = [
       c.socket.end();
     },
   },
-  { name: 'a slow handshake', code: RtmpErrorCode.HANDSHAKE_TIMEOUT, raw: true, run: (c) => c.write(Buffer.from([3, 0, 0])) },
+  {
+    name: 'a slow handshake',
+    code: RtmpErrorCode.HANDSHAKE_TIMEOUT,
+    raw: true,
+    run: (c) => c.write(Buffer.from([3, 0, 0])),
+  },
   { name: 'an idle connection', code: RtmpErrorCode.IDLE_TIMEOUT, run: () => {} },
   {
     name: 'chunk size 0',
@@ -91,7 +101,11 @@ const CASES: Case[] = [
         payload: Buffer.concat([encodeAmf0('connect', 1), Buffer.alloc(5000).fill(Buffer.from('0a00000001', 'hex'))]),
       }),
   },
-  { name: 'a type-3 chunk with no prior header', code: RtmpErrorCode.NO_PRIOR_HEADER, run: (c) => c.write(Buffer.from([0xc5, 1, 2, 3])) },
+  {
+    name: 'a type-3 chunk with no prior header',
+    code: RtmpErrorCode.NO_PRIOR_HEADER,
+    run: (c) => c.write(Buffer.from([0xc5, 1, 2, 3])),
+  },
   {
     name: 'a chunk-stream flood',
     code: RtmpErrorCode.CHUNK_STREAMS,
@@ -106,11 +120,16 @@ const CASES: Case[] = [
     code: RtmpErrorCode.BUFFER_LIMIT,
     run: (c) => {
       const parts: Buffer[] = [];
-      for (let csid = 3; csid < 10; csid++) parts.push(header(csid, MessageType.VIDEO, 2 * 1024 * 1024, 1), Buffer.alloc(128));
+      for (let csid = 3; csid < 10; csid++)
+        parts.push(header(csid, MessageType.VIDEO, 2 * 1024 * 1024, 1), Buffer.alloc(128));
       c.write(Buffer.concat(parts));
     },
   },
-  { name: 'publish before connect', code: RtmpErrorCode.COMMAND_STATE, run: (c) => c.command(1, 'publish', 5, null, 'u/s', 'live') },
+  {
+    name: 'publish before connect',
+    code: RtmpErrorCode.COMMAND_STATE,
+    run: (c) => c.command(1, 'publish', 5, null, 'u/s', 'live'),
+  },
   {
     name: 'connect twice',
     code: RtmpErrorCode.COMMAND_STATE,
@@ -130,9 +149,14 @@ const CASES: Case[] = [
   {
     name: 'an AMF3 command',
     code: RtmpErrorCode.AMF3_UNSUPPORTED,
-    run: (c) => c.write(Buffer.concat([header(3, MessageType.COMMAND_AMF3, 9), Buffer.from([0]), encodeAmf0('connect')])),
+    run: (c) =>
+      c.write(Buffer.concat([header(3, MessageType.COMMAND_AMF3, 9), Buffer.from([0]), encodeAmf0('connect')])),
   },
-  { name: 'a command without a name', code: RtmpErrorCode.COMMAND_INVALID, run: (c) => c.write(command(encodeAmf0(1, 2, null))) },
+  {
+    name: 'a command without a name',
+    code: RtmpErrorCode.COMMAND_INVALID,
+    run: (c) => c.write(command(encodeAmf0(1, 2, null))),
+  },
   {
     name: 'a window acknowledgement size of 0',
     code: RtmpErrorCode.CONTROL_MESSAGE,
@@ -162,7 +186,18 @@ describe('malformed input ends only its own session', () => {
     expectedAudio = probed.filter((p) => p.codecType === 'audio').length;
     srv = await startTestServer(LIMITS);
     srv.server.registry.subscribe('live/good/publisher', recorder);
-    good = startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', srv.url('live/good/publisher')]);
+    good = startFfmpeg([
+      '-loglevel',
+      'error',
+      '-re',
+      '-i',
+      source,
+      '-c',
+      'copy',
+      '-f',
+      'flv',
+      srv.url('live/good/publisher'),
+    ]);
     await waitFor(() => recorder.media('video').length > 10, 10_000, 'the good publisher to start');
   });
 
@@ -181,7 +216,11 @@ describe('malformed input ends only its own session', () => {
       try {
         if (!testCase.raw) await client.handshake();
         await testCase.run(client);
-        await waitFor(() => srv.closed.some((c) => c.remote === client.remote), 5000, `the server to close ${testCase.name}`);
+        await waitFor(
+          () => srv.closed.some((c) => c.remote === client.remote),
+          5000,
+          `the server to close ${testCase.name}`,
+        );
         const info = srv.closed.find((c) => c.remote === client.remote);
         expect(info?.code).toBe(testCase.code);
         expect(await client.closedBy(3000)).toBe(true);

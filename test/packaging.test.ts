@@ -48,8 +48,13 @@ describe('deployment files', () => {
     const example = parse(read('deploy/rinse.example.yml')) as Record<string, unknown>;
     const { SETTINGS } = await import('../src/config.js');
     const documented = read('deploy/rinse.example.yml');
-    for (const key of Object.keys(SETTINGS)) expect(documented, `rinse.example.yml documents ${key}`).toMatch(new RegExp(`^#? ?${key}:`, 'm'));
-    const check = await runProcess(process.execPath, [join(ROOT, 'bin/rinse.js'), 'config', 'check', '--config', join(ROOT, 'deploy/rinse.example.yml')], 30_000);
+    for (const key of Object.keys(SETTINGS))
+      expect(documented, `rinse.example.yml documents ${key}`).toMatch(new RegExp(`^#? ?${key}:`, 'm'));
+    const check = await runProcess(
+      process.execPath,
+      [join(ROOT, 'bin/rinse.js'), 'config', 'check', '--config', join(ROOT, 'deploy/rinse.example.yml')],
+      30_000,
+    );
     expect(check.stderr).toBe('');
     expect(check.code).toBe(0);
     expect(Object.keys(example).length).toBeGreaterThan(20);
@@ -85,11 +90,17 @@ describe('deployment files', () => {
     // reaches node: a module preloaded through NODE_OPTIONS prints node's own flags.
     const printFlags = join(dir, 'print-flags.mjs');
     writeFileSync(printFlags, "console.log('execArgv=' + process.execArgv.join(' '));\n");
-    const direct = await runProcess(join(dir, 'package/bin/rinse.js'), ['help'], 30_000, { NODE_OPTIONS: `--import=${printFlags}` });
+    const direct = await runProcess(join(dir, 'package/bin/rinse.js'), ['help'], 30_000, {
+      NODE_OPTIONS: `--import=${printFlags}`,
+    });
     expect(direct.code).toBe(0);
     expect(direct.stdout).toMatch(/^execArgv=--initial-old-space-size=64$/m);
     expect(direct.stdout).toMatch(/rinse serve options/);
-    const cloud = await runProcess(process.execPath, ['--input-type=module', '-e', "import('rinse/cloud').then((m) => console.log(Object.keys(m).sort().join(',')))"], 30_000);
+    const cloud = await runProcess(
+      process.execPath,
+      ['--input-type=module', '-e', "import('rinse/cloud').then((m) => console.log(Object.keys(m).sort().join(',')))"],
+      30_000,
+    );
     expect(cloud.stdout.trim()).toBe('RelayService,createCfUrlHandler,parseRelayUrls,pickRelay,rendezvousScore');
   });
 
@@ -98,7 +109,8 @@ describe('deployment files', () => {
     const walk = (file: string): void => {
       if (seen.has(file)) return;
       seen.add(file);
-      for (const m of read(file).matchAll(/from '(\.[^']+)'/g)) walk(join(file, '..', m[1] as string).replace(/^\//, ''));
+      for (const m of read(file).matchAll(/from '(\.[^']+)'/g))
+        walk(join(file, '..', m[1] as string).replace(/^\//, ''));
     };
     walk('dist/cloud/index.js');
     expect([...seen].every((f) => f.startsWith('dist/cloud/'))).toBe(true);

@@ -11,7 +11,15 @@ import { readFlv } from '../src/flv/flv-reader.js';
 import { encodeFlv } from '../src/flv/flv-writer.js';
 import { FrameRecorder, startTestServer, waitFor, type RecordedFrame, type TestServer } from './support/server.js';
 import { JUDGES, decodeWith } from './support/judges.js';
-import { decodeReport, ffmpegPath, probePackets, run, startFfmpeg, testEncode, type ProbedPacket } from './support/media.js';
+import {
+  decodeReport,
+  ffmpegPath,
+  probePackets,
+  run,
+  startFfmpeg,
+  testEncode,
+  type ProbedPacket,
+} from './support/media.js';
 import { expectReceiverClean } from './support/processes.js';
 
 /** FLV AVC video bodies start with 5 bytes (frame/codec, AVCPacketType, composition time). */
@@ -51,7 +59,18 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
     srv.server.registry.subscribe('live/u1/s1', recorder);
     // -re: a live publisher, as the glasses are (blasting the file would also test ffmpeg closing
     // its socket with our unread acknowledgements in it, which resets the connection).
-    const publisher = startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', srv.url('live/u1/s1')]);
+    const publisher = startFfmpeg([
+      '-loglevel',
+      'error',
+      '-re',
+      '-i',
+      source,
+      '-c',
+      'copy',
+      '-f',
+      'flv',
+      srv.url('live/u1/s1'),
+    ]);
     const result = await publisher.done;
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -76,15 +95,37 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
     srv.server.registry.unsubscribe('live/u1/s1', recorder);
   });
 
-  it('plays the live path back to ffmpeg (-c copy): every source packet from a keyframe on, decoding as FFmpeg\'s own copy of those bytes does', async () => {
+  it("plays the live path back to ffmpeg (-c copy): every source packet from a keyframe on, decoding as FFmpeg's own copy of those bytes does", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rinse-play-'));
     const out = join(dir, 'played.flv');
     const recorder = new FrameRecorder();
     srv.server.registry.subscribe('live/u2/s2', recorder);
-    const publisher = startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', srv.url('live/u2/s2')]);
+    const publisher = startFfmpeg([
+      '-loglevel',
+      'error',
+      '-re',
+      '-i',
+      source,
+      '-c',
+      'copy',
+      '-f',
+      'flv',
+      srv.url('live/u2/s2'),
+    ]);
     // Join mid-stream: the player must get metadata and sequence headers, then the GOP from the latest keyframe.
     await waitFor(() => recorder.media('video').length >= 75, 15_000, 'the publisher to be 2.5 s in');
-    const player = startFfmpeg(['-loglevel', 'error', '-i', srv.url('live/u2/s2'), '-c', 'copy', '-f', 'flv', '-y', out]);
+    const player = startFfmpeg([
+      '-loglevel',
+      'error',
+      '-i',
+      srv.url('live/u2/s2'),
+      '-c',
+      'copy',
+      '-f',
+      'flv',
+      '-y',
+      out,
+    ]);
     const [pub, play] = await Promise.all([publisher.done, player.done]);
     expect(pub.code).toBe(0);
     expectReceiverClean(play, 'player');
@@ -96,7 +137,11 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
     expect(sourceVideo[start]?.keyframe, 'at a source keyframe').toBe(true);
     const shift = (sourceVideo[start] as ProbedPacket).dts - (played[0] as ProbedPacket).dts;
     const rel = (list: ProbedPacket[]): string[] => list.map((p) => `${p.md5} ${p.dts} ${p.pts}`);
-    expect(rel(played)).toEqual(rel(sourceVideo.slice(start, start + played.length).map((p) => ({ ...p, dts: p.dts - shift, pts: p.pts - shift }))));
+    expect(rel(played)).toEqual(
+      rel(
+        sourceVideo.slice(start, start + played.length).map((p) => ({ ...p, dts: p.dts - shift, pts: p.pts - shift })),
+      ),
+    );
     // Decoding: this raw (unrepaired) path carries the publisher's B-frames, and a recording
     // that starts at a keyframe of a B-frame stream makes FFmpeg's own decode pipeline print
     // "non monotonically increasing dts to muxer" lines. So the judge is FFmpeg's own copy of
@@ -104,19 +149,46 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
     // same ffmpeg as the player; the recording must decode exactly as well as that.
     const keyMs = (sourceVideo[start] as ProbedPacket).dts;
     const sourceTags = readFlv(readFileSync(source)).tags;
-    const headers = sourceTags.filter((t) => t.tagType === 18 || (t.tagType !== 18 && t.data[1] === 0 && t.timestampMs <= keyMs));
+    const headers = sourceTags.filter(
+      (t) => t.tagType === 18 || (t.tagType !== 18 && t.data[1] === 0 && t.timestampMs <= keyMs),
+    );
     const fromKey = sourceTags.filter((t) => t.timestampMs >= keyMs && !headers.includes(t));
     const cutFile = join(dir, 'cut.flv');
-    writeFileSync(cutFile, encodeFlv({ hasAudio: true, hasVideo: true }, [...headers, ...fromKey].map((t) => ({ tagType: t.tagType, timestampMs: t.timestampMs, data: t.data }))));
+    writeFileSync(
+      cutFile,
+      encodeFlv(
+        { hasAudio: true, hasVideo: true },
+        [...headers, ...fromKey].map((t) => ({ tagType: t.tagType, timestampMs: t.timestampMs, data: t.data })),
+      ),
+    );
     const reference = join(dir, 'reference.flv');
-    const remux = await run(ffmpegPath, ['-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', cutFile, '-c', 'copy', '-f', 'flv', reference]);
+    const remux = await run(ffmpegPath, [
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-i',
+      cutFile,
+      '-c',
+      'copy',
+      '-f',
+      'flv',
+      reference,
+    ]);
     expect(remux.code).toBe(0);
-    expect((await probePackets(reference)).find((p) => p.codecType === 'video')?.md5, 'the reference starts at the same keyframe').toBe(played[0]?.md5);
-    const sameLines = (r: { errorLines: string[] }): string[] => r.errorLines.map((l) => l.replace(/0x[0-9a-f]+/g, '0x'));
+    expect(
+      (await probePackets(reference)).find((p) => p.codecType === 'video')?.md5,
+      'the reference starts at the same keyframe',
+    ).toBe(played[0]?.md5);
+    const sameLines = (r: { errorLines: string[] }): string[] =>
+      r.errorLines.map((l) => l.replace(/0x[0-9a-f]+/g, '0x'));
     for (const judge of JUDGES) {
       const [ours, theirs] = await Promise.all([decodeWith(judge, out), decodeWith(judge, reference)]);
       expect(ours.code, `${judge.label}: exit code`).toBe(0);
-      console.log(`raw playback, ${judge.label}: ${ours.errorLines.length} decode lines, FFmpeg's own copy ${theirs.errorLines.length}`);
+      console.log(
+        `raw playback, ${judge.label}: ${ours.errorLines.length} decode lines, FFmpeg's own copy ${theirs.errorLines.length}`,
+      );
       expect(sameLines(ours), `${judge.label}: decoding the recording vs FFmpeg's own copy`).toEqual(sameLines(theirs));
     }
     for (const judge of JUDGES) {

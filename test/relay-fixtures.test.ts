@@ -45,7 +45,14 @@ describe('relay: every remux-fixable fixture, replay -> rinse serve -> ffmpeg re
         const out = join(dir, `${spec.name}.flv`);
         const receiverPort = await freePort();
         const receiver = startReceiver(out, receiverPort);
-        const relay = await startRinse(['--target', receiver.url, '--grace-ms', '300', '--recordings-dir', join(dir, 'rec')]);
+        const relay = await startRinse([
+          '--target',
+          receiver.url,
+          '--grace-ms',
+          '300',
+          '--recordings-dir',
+          join(dir, 'rec'),
+        ]);
         try {
           const replay = await runReplay(source, `rtmp://127.0.0.1:${relay.port}/live/u-${spec.name}/s1`, 4);
           expect(replay.stderr).toBe('');

@@ -19,7 +19,16 @@ import { expectCloudflareClean } from './support/clean-checks.js';
 import { JUDGES, expectDecodes } from './support/judges.js';
 import { decodeReport, probePackets, startFfmpeg, testEncode } from './support/media.js';
 import {
-  TEST_CERT, TEST_SECRETS, TEST_STREAM_KEY, expectReceiverClean, freePort, runReplay, startReceiver, startRinse, startTlsTerminator, waitFor,
+  TEST_CERT,
+  TEST_SECRETS,
+  TEST_STREAM_KEY,
+  expectReceiverClean,
+  freePort,
+  runReplay,
+  startReceiver,
+  startRinse,
+  startTlsTerminator,
+  waitFor,
 } from './support/processes.js';
 import { TapProxy } from './support/tap-proxy.js';
 import { kindOf } from '../src/media/tag-kinds.js';
@@ -37,7 +46,11 @@ async function expectDecodedVideo(file: string, frames: number | ((n: number) =>
 
 /** Video packets of `file` by every judge's ffprobe: the same count for all. */
 async function expectVideoPackets(file: string, count: number): Promise<void> {
-  for (const judge of JUDGES) expect((await probePackets(file, judge.ffprobe)).filter((p) => p.codecType === 'video'), judge.label).toHaveLength(count);
+  for (const judge of JUDGES)
+    expect(
+      (await probePackets(file, judge.ffprobe)).filter((p) => p.codecType === 'video'),
+      judge.label,
+    ).toHaveLength(count);
 }
 
 /** Coded video messages (not sequence headers) the relay sent on each upstream connection, via a TapProxy. */
@@ -54,15 +67,32 @@ const dir = mkdtempSync(join(tmpdir(), 'rinse-live-'));
 const rec = join(dir, 'recordings');
 const fixture = useFixtures();
 
-
 describe('relay: live paths', () => {
   it('ffmpeg as the publisher, clean stream, to an ffmpeg receiver', async () => {
-    const source = await testEncode({ size: '1280x720', fps: 30, seconds: 6, videoBitrate: '2500k', gop: 60, preset: 'superfast' });
+    const source = await testEncode({
+      size: '1280x720',
+      fps: 30,
+      seconds: 6,
+      videoBitrate: '2500k',
+      gop: 60,
+      preset: 'superfast',
+    });
     const out = join(dir, 'ffmpeg-publisher.flv');
     const receiver = startReceiver(out, await freePort());
     const relay = await startRinse(['--target', receiver.url, '--grace-ms', '300', '--recordings-dir', rec]);
     try {
-      const publisher = startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${relay.port}/live/glasses/one`]);
+      const publisher = startFfmpeg([
+        '-loglevel',
+        'error',
+        '-re',
+        '-i',
+        source,
+        '-c',
+        'copy',
+        '-f',
+        'flv',
+        `rtmp://127.0.0.1:${relay.port}/live/glasses/one`,
+      ]);
       const published = await publisher.done;
       expect(published.stderr).toBe('');
       expect(published.code).toBe(0);
@@ -80,9 +110,19 @@ describe('relay: live paths', () => {
     const receiver = startReceiver(out, await freePort());
     const tlsPort = await freePort();
     const terminator = await startTlsTerminator(tlsPort, receiver.port);
-    const relay = await startRinse(['--target', `rtmps://127.0.0.1:${tlsPort}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--recordings-dir', rec], {
-      NODE_EXTRA_CA_CERTS: TEST_CERT,
-    });
+    const relay = await startRinse(
+      [
+        '--target',
+        `rtmps://127.0.0.1:${tlsPort}/live/${TEST_STREAM_KEY}`,
+        '--grace-ms',
+        '300',
+        '--recordings-dir',
+        rec,
+      ],
+      {
+        NODE_EXTRA_CA_CERTS: TEST_CERT,
+      },
+    );
     try {
       const replay = await runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/u/tls`, 4);
       expect(replay.code).toBe(0);
@@ -100,7 +140,14 @@ describe('relay: live paths', () => {
     const receiverPort = await freePort();
     const tlsPort = await freePort();
     const terminator = await startTlsTerminator(tlsPort, receiverPort);
-    const relay = await startRinse(['--target', `rtmps://127.0.0.1:${tlsPort}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--recordings-dir', rec]);
+    const relay = await startRinse([
+      '--target',
+      `rtmps://127.0.0.1:${tlsPort}/live/${TEST_STREAM_KEY}`,
+      '--grace-ms',
+      '300',
+      '--recordings-dir',
+      rec,
+    ]);
     try {
       const replay = runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/u/untrusted`, 4);
       const failures = (): number => relay.lines.filter((l) => l.msg === 'upstream down: reconnecting').length;
@@ -114,7 +161,14 @@ describe('relay: live paths', () => {
   });
 
   it('the receiver is killed mid-stream and restarted: the relay reconnects and resumes with headers and a keyframe, timestamps continuing', async () => {
-    const source = await testEncode({ size: '1280x720', fps: 30, seconds: 14, videoBitrate: '2500k', gop: 60, preset: 'superfast' });
+    const source = await testEncode({
+      size: '1280x720',
+      fps: 30,
+      seconds: 14,
+      videoBitrate: '2500k',
+      gop: 60,
+      preset: 'superfast',
+    });
     const port = await freePort();
     const first = join(dir, 'before-kill.flv');
     const second = join(dir, 'after-restart.flv');
@@ -122,11 +176,32 @@ describe('relay: live paths', () => {
     // The receivers rebase their files to 0 (no -copyts), so the relay's own timestamps are
     // read where an ingest sees them: on the wire, through a tap in front of the receivers.
     const tap = await new TapProxy(port).start();
-    const relay = await startRinse(['--target', `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}`, '--grace-ms', '300', '--recordings-dir', rec]);
+    const relay = await startRinse([
+      '--target',
+      `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}`,
+      '--grace-ms',
+      '300',
+      '--recordings-dir',
+      rec,
+    ]);
     let killedAt = 0;
     let restartedAt = 0;
     try {
-      const publisher = startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${relay.port}/live/glasses/kill`], 60_000);
+      const publisher = startFfmpeg(
+        [
+          '-loglevel',
+          'error',
+          '-re',
+          '-i',
+          source,
+          '-c',
+          'copy',
+          '-f',
+          'flv',
+          `rtmp://127.0.0.1:${relay.port}/live/glasses/kill`,
+        ],
+        60_000,
+      );
       await relay.waitForLog((l) => l.msg === 'upstream publishing', 'the first upstream session');
       await new Promise((r) => setTimeout(r, 4000));
       receiverA.child.kill('SIGKILL');
@@ -135,12 +210,17 @@ describe('relay: live paths', () => {
       await new Promise((r) => setTimeout(r, 1000));
       const receiverB = startReceiver(second, port);
       restartedAt = Date.now();
-      const resumed = await relay.waitForLog((l) => l.msg === 'upstream publishing' && l.connects === 2, 'the second upstream session');
+      const resumed = await relay.waitForLog(
+        (l) => l.msg === 'upstream publishing' && l.connects === 2,
+        'the second upstream session',
+      );
       expect((await publisher.done).code).toBe(0);
       expectReceiverClean(await receiverB.done, 'receiver B');
       // Reported, not asserted (tests do not assert timings): how long the resume took.
       const resumedAt = Number(resumed.time);
-      console.log(`receiver restart: killed -> restarted ${restartedAt - killedAt} ms, restarted -> publishing again ${resumedAt - restartedAt} ms`);
+      console.log(
+        `receiver restart: killed -> restarted ${restartedAt - killedAt} ms, restarted -> publishing again ${resumedAt - restartedAt} ms`,
+      );
     } finally {
       receiverA.kill();
       await relay.stop();
@@ -150,7 +230,11 @@ describe('relay: live paths', () => {
     expect((await probePackets(first)).filter((p) => p.codecType === 'video').length).toBeGreaterThan(60);
     expect(after.length).toBeGreaterThan(120);
     // Resumes with a keyframe (the sequence headers come first: the file decodes from its start)...
-    for (const judge of JUDGES) expect((await probePackets(second, judge.ffprobe)).find((p) => p.codecType === 'video')?.keyframe, judge.label).toBe(true);
+    for (const judge of JUDGES)
+      expect(
+        (await probePackets(second, judge.ffprobe)).find((p) => p.codecType === 'video')?.keyframe,
+        judge.label,
+      ).toBe(true);
     await expectDecodedVideo(second, after.length);
     // ...and the timeline on the wire continues where it was: no restart at 0, at most one GOP (2 s) back.
     const sessions = videoBySession(tap.messages);
@@ -161,7 +245,8 @@ describe('relay: live paths', () => {
     const lastBefore = wireBefore.at(-1)!.timestampMs;
     expect(wireAfter[0]!.timestampMs).toBeGreaterThanOrEqual(lastBefore - 2100);
     expect(wireAfter[0]!.timestampMs).toBeGreaterThan(3000);
-    for (let i = 1; i < wireAfter.length; i++) expect(wireAfter[i]!.timestampMs, `wire video DTS ${i}`).toBeGreaterThan(wireAfter[i - 1]!.timestampMs);
+    for (let i = 1; i < wireAfter.length; i++)
+      expect(wireAfter[i]!.timestampMs, `wire video DTS ${i}`).toBeGreaterThan(wireAfter[i - 1]!.timestampMs);
   });
 
   it('publisher flap: publish, drop 3 s, publish the same path from 0: the receiver sees one connection and one continuous timeline', async () => {
@@ -196,7 +281,13 @@ describe('relay: live paths', () => {
     // fresh sequence headers, as the glasses' reconnect does.
     const source = readFlv(readFileSync(fixture('glasses-default')));
     const dropped = join(dir, 'drop-at-5s.flv');
-    writeFileSync(dropped, encodeFlv({ hasAudio: true, hasVideo: true }, source.tags.filter((t) => t.tagType === 18 || t.timestampMs < 5000)));
+    writeFileSync(
+      dropped,
+      encodeFlv(
+        { hasAudio: true, hasVideo: true },
+        source.tags.filter((t) => t.tagType === 18 || t.timestampMs < 5000),
+      ),
+    );
     const out = join(dir, 'seam.flv');
     const receiver = startReceiver(out, await freePort());
     const relay = await startRinse(['--target', receiver.url, '--grace-ms', '5000', '--recordings-dir', rec]);
@@ -214,7 +305,9 @@ describe('relay: live paths', () => {
     const report = await expectCloudflareClean(out, { minKeyframes: 4, name: 'publisher reconnect at 5 s' });
     for (const judge of JUDGES) {
       const keys = report.figures.keyframes[judge.label];
-      expect(keys?.minMs, `${judge.label}: shortest keyframe interval`).toBeGreaterThanOrEqual(MIN_KEYFRAME_INTERVAL_MS);
+      expect(keys?.minMs, `${judge.label}: shortest keyframe interval`).toBeGreaterThanOrEqual(
+        MIN_KEYFRAME_INTERVAL_MS,
+      );
     }
   });
 
@@ -240,7 +333,9 @@ describe('relay: live paths', () => {
     const captureDir = join(dir, 'captures');
     const relay = await startRinse(['--capture-dir', captureDir, '--grace-ms', '300', '--recordings-dir', rec]);
     try {
-      expect((await runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/glasses/cap`, 8)).code).toBe(0);
+      expect((await runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/glasses/cap`, 8)).code).toBe(
+        0,
+      );
       await relay.waitForLog((l) => l.msg === 'capture written', 'the capture file');
     } finally {
       await relay.stop();
@@ -259,7 +354,22 @@ describe('relay: live paths', () => {
     try {
       const replay = runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/glasses/local`, 1);
       await relay.waitForLog((l) => l.msg === 'publish started', 'the publish');
-      const player = startFfmpeg(['-loglevel', 'error', '-i', `rtmp://127.0.0.1:${relay.port}/clean/glasses/local`, '-c', 'copy', '-t', '3', '-f', 'flv', played], 60_000);
+      const player = startFfmpeg(
+        [
+          '-loglevel',
+          'error',
+          '-i',
+          `rtmp://127.0.0.1:${relay.port}/clean/glasses/local`,
+          '-c',
+          'copy',
+          '-t',
+          '3',
+          '-f',
+          'flv',
+          played,
+        ],
+        60_000,
+      );
       expectReceiverClean(await player.done, 'player');
       expect((await replay).code).toBe(0);
       await relay.waitForLog((l) => l.msg === 'relay session ended', 'the relay session to end');
@@ -295,12 +405,21 @@ describe('relay: destination lookup against a stand-in cloud API', () => {
     });
     await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
     const apiUrl = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
-    const relay = await startRinse(['--cloud-api-url', apiUrl, '--grace-ms', '300', '--log-level', 'debug', '--recordings-dir', rec], { RELAY_API_TOKEN: TOKEN });
+    const relay = await startRinse(
+      ['--cloud-api-url', apiUrl, '--grace-ms', '300', '--log-level', 'debug', '--recordings-dir', rec],
+      { RELAY_API_TOKEN: TOKEN },
+    );
     try {
-      const refused = await runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/glasses/unknown`, 4);
+      const refused = await runReplay(
+        fixture('clean-720p30'),
+        `rtmp://127.0.0.1:${relay.port}/live/glasses/unknown`,
+        4,
+      );
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(/NetStream\.Publish\.BadName/);
-      expect(relay.lines.some((l) => l.msg === 'publish refused: no destination' && l.path === 'live/glasses/unknown')).toBe(true);
+      expect(
+        relay.lines.some((l) => l.msg === 'publish refused: no destination' && l.path === 'live/glasses/unknown'),
+      ).toBe(true);
       expect(relay.lines.some((l) => l.msg === 'publish started' && l.path === 'live/glasses/unknown')).toBe(false);
 
       const accepted = await runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/glasses/known`, 4);
@@ -311,7 +430,10 @@ describe('relay: destination lookup against a stand-in cloud API', () => {
       await relay.stop();
       await new Promise<void>((r) => api.close(() => r()));
     }
-    expect(requests.map((r) => r.url)).toEqual(['/api/relay/cf-url/glasses/unknown', '/api/relay/cf-url/glasses/known']);
+    expect(requests.map((r) => r.url)).toEqual([
+      '/api/relay/cf-url/glasses/unknown',
+      '/api/relay/cf-url/glasses/known',
+    ]);
     for (const r of requests) expect(r.auth).toBe(`Bearer ${TOKEN}`);
     await expectDecodedVideo(out, 180);
     const logs = relay.output();

@@ -16,7 +16,12 @@ import { createLogger } from '../src/log.js';
 import { decodeAmf0, encodeAmf0, type Amf0Value } from '../src/media/amf0.js';
 import { ChunkParser } from '../src/rtmp/chunk-parser.js';
 import { ChunkWriter } from '../src/rtmp/chunk-writer.js';
-import { CONTROL_CSID, setChunkSizeMessage, userControlMessage, windowAckSizeMessage } from '../src/rtmp/control-messages.js';
+import {
+  CONTROL_CSID,
+  setChunkSizeMessage,
+  userControlMessage,
+  windowAckSizeMessage,
+} from '../src/rtmp/control-messages.js';
 import { RtmpClient, type PlayedFrame, type RtmpClientOptions } from '../src/rtmp/client.js';
 import { RtmpError, RtmpErrorCode } from '../src/rtmp/errors.js';
 import { ServerHandshake } from '../src/rtmp/handshake.js';
@@ -37,7 +42,11 @@ interface Tag {
 
 /** The test input's tags, read with src/flv's reader. */
 function readFlvTags(file: Buffer): Tag[] {
-  const kinds: Record<number, Tag['kind']> = { [MessageType.AUDIO]: 'audio', [MessageType.VIDEO]: 'video', [MessageType.DATA_AMF0]: 'data' };
+  const kinds: Record<number, Tag['kind']> = {
+    [MessageType.AUDIO]: 'audio',
+    [MessageType.VIDEO]: 'video',
+    [MessageType.DATA_AMF0]: 'data',
+  };
   return readFlv(file)
     .tags.filter((t) => kinds[t.tagType] !== undefined)
     .map((t) => ({ kind: kinds[t.tagType] as Tag['kind'], timestampMs: t.timestampMs, body: t.data }));
@@ -85,7 +94,12 @@ function captureLogger(): { logger: NonNullable<RtmpClientOptions['logger']>; li
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString().split('\n').filter((l) => l.length > 0));
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l.length > 0),
+      );
       cb();
     },
   });
@@ -171,8 +185,18 @@ describe('RtmpClient against the rinse server', () => {
         "the server's 'publish ended' log line",
       );
       // What the client sent: the publish flow, and the polite goodbye before the socket ends.
-      expect(tap.commands).toEqual(['connect', 'releaseStream', 'FCPublish', 'createStream', 'publish', 'FCUnpublish', 'deleteStream']);
-      const firstMedia = tap.messages.findIndex((m) => m.typeId === MessageType.AUDIO || m.typeId === MessageType.VIDEO);
+      expect(tap.commands).toEqual([
+        'connect',
+        'releaseStream',
+        'FCPublish',
+        'createStream',
+        'publish',
+        'FCUnpublish',
+        'deleteStream',
+      ]);
+      const firstMedia = tap.messages.findIndex(
+        (m) => m.typeId === MessageType.AUDIO || m.typeId === MessageType.VIDEO,
+      );
       const setChunkSize = tap.messages.findIndex((m) => m.typeId === MessageType.SET_CHUNK_SIZE);
       expect(setChunkSize).toBeGreaterThan(tap.messages.findIndex((m) => m.typeId === MessageType.COMMAND_AMF0));
       expect(setChunkSize).toBeLessThan(firstMedia);
@@ -193,7 +217,10 @@ describe('RtmpClient against the rinse server', () => {
     const recorder = new FrameRecorder();
     srv.server.registry.subscribe(path, recorder);
     const source = await testEncode();
-    const publisher = startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', srv.url(path)], 40_000);
+    const publisher = startFfmpeg(
+      ['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', srv.url(path)],
+      40_000,
+    );
     processes.push(publisher);
     try {
       // Join 1 s in; with the 2 s GOP the server starts us at the keyframe at 0 s or 2 s.
@@ -254,10 +281,12 @@ describe('RtmpClient against the rinse server', () => {
   it('rejects a play of a bad path with PEER_REJECTED', async () => {
     const client = await RtmpClient.connect(srv.url('live/nope'), { connectTimeoutMs: 5000 });
     clients.push(client);
-    const err = await client.play(() => {}).then(
-      () => null,
-      (e: unknown) => e,
-    );
+    const err = await client
+      .play(() => {})
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect((err as RtmpError).code).toBe(RtmpErrorCode.PEER_REJECTED);
     expect((err as RtmpError).message).toMatch(/StreamNotFound/);
   });
@@ -294,7 +323,10 @@ describe('RtmpClient publishing to real ffmpeg (-listen 1)', () => {
     dirs.push(dir);
     const out = join(dir, 'out.flv');
     const url = `rtmp://127.0.0.1:${port}/live/x`;
-    const receiver = startFfmpeg(['-loglevel', 'error', '-listen', '1', '-i', url, '-c', 'copy', '-f', 'flv', '-y', out], 45_000);
+    const receiver = startFfmpeg(
+      ['-loglevel', 'error', '-listen', '1', '-i', url, '-c', 'copy', '-f', 'flv', '-y', out],
+      45_000,
+    );
     processes.push(receiver);
     await sleep(1000);
 
@@ -322,7 +354,10 @@ describe('RtmpClient publishing to real ffmpeg (-listen 1)', () => {
       expect(decoded.errors, `${judge.label}: ffprobe -count_frames errors`).toBe('');
       const receivedVideo = (await probePackets(out, judge.ffprobe)).filter((p) => p.codecType === 'video');
       expect(receivedVideo.length, judge.label).toBe(sourceVideo.length);
-      expect(receivedVideo.map((p) => p.md5), `${judge.label}: video packets`).toEqual(sourceVideo.map((p) => p.md5));
+      expect(
+        receivedVideo.map((p) => p.md5),
+        `${judge.label}: video packets`,
+      ).toEqual(sourceVideo.map((p) => p.md5));
       expect(decoded.videoFrames, `${judge.label}: decoded video frames`).toBe(sourceVideo.length);
     }
   });
@@ -402,7 +437,12 @@ describe('RtmpClient control duties and failures', () => {
         const cs = setChunkSizeMessage(1000);
         send(CONTROL_CSID, cs.typeId, 0, cs.payload);
         writer.chunkSize = 1000;
-        send(3, MessageType.COMMAND_AMF0, 0, command(['_result', 1, { fmsVer: 'test' }, { level: 'status', code: 'NetConnection.Connect.Success' }]));
+        send(
+          3,
+          MessageType.COMMAND_AMF0,
+          0,
+          command(['_result', 1, { fmsVer: 'test' }, { level: 'status', code: 'NetConnection.Connect.Success' }]),
+        );
         const ping = userControlMessage(UserControlEvent.PING_REQUEST, 123456);
         send(CONTROL_CSID, ping.typeId, 0, ping.payload);
         // 6 kB in 1000-byte chunks (the new chunk size): more than one window.
@@ -426,9 +466,13 @@ describe('RtmpClient control duties and failures', () => {
     expect((err as RtmpError).code).toBe(RtmpErrorCode.MESSAGE_TYPE);
     expect(client.closed).toBe(true);
 
-    const pong = srv.received.find((m) => m.typeId === MessageType.USER_CONTROL && m.payload.readUInt16BE(0) === UserControlEvent.PING_RESPONSE);
+    const pong = srv.received.find(
+      (m) => m.typeId === MessageType.USER_CONTROL && m.payload.readUInt16BE(0) === UserControlEvent.PING_RESPONSE,
+    );
     expect(pong?.payload.readUInt32BE(2)).toBe(123456);
-    const acks = srv.received.filter((m) => m.typeId === MessageType.ACKNOWLEDGEMENT).map((m) => m.payload.readUInt32BE(0));
+    const acks = srv.received
+      .filter((m) => m.typeId === MessageType.ACKNOWLEDGEMENT)
+      .map((m) => m.payload.readUInt32BE(0));
     expect(acks.length).toBe(2);
     expect(acks[0]).toBeGreaterThanOrEqual(WINDOW);
     expect(acks[1]! - acks[0]!).toBeGreaterThanOrEqual(WINDOW);

@@ -9,8 +9,10 @@ import { MessageType, UserControlEvent, type RtmpMessage } from '../src/rtmp/mes
 import { RawClient } from './support/raw-client.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
 
-const isCommand = (name: string) => (m: RtmpMessage): boolean =>
-  m.typeId === MessageType.COMMAND_AMF0 && decodeAmf0(m.payload)[0] === name;
+const isCommand =
+  (name: string) =>
+  (m: RtmpMessage): boolean =>
+    m.typeId === MessageType.COMMAND_AMF0 && decodeAmf0(m.payload)[0] === name;
 
 function statusCode(m: RtmpMessage): string {
   const info = decodeAmf0(m.payload)[3] as { code?: string };
@@ -49,25 +51,45 @@ describe('session protocol', () => {
     await c.handshake();
     c.connectApp();
     const result = await c.waitForMessage(isCommand('_result'), 3000);
-    const [, txn, props, info] = decodeAmf0(result.payload) as [string, number, { fmsVer: string }, { code: string; objectEncoding: number }];
+    const [, txn, props, info] = decodeAmf0(result.payload) as [
+      string,
+      number,
+      { fmsVer: string },
+      { code: string; objectEncoding: number },
+    ];
     expect(txn).toBe(1);
     expect(props.fmsVer).toMatch(/^FMS\//);
     expect(info.code).toBe('NetConnection.Connect.Success');
     expect(info.objectEncoding).toBe(0);
     const types = c.messages.map((m) => m.typeId);
-    expect(types.slice(0, 3)).toEqual([MessageType.WINDOW_ACK_SIZE, MessageType.SET_PEER_BANDWIDTH, MessageType.SET_CHUNK_SIZE]);
+    expect(types.slice(0, 3)).toEqual([
+      MessageType.WINDOW_ACK_SIZE,
+      MessageType.SET_PEER_BANDWIDTH,
+      MessageType.SET_CHUNK_SIZE,
+    ]);
     c.destroy();
   });
 
   it('sends an Acknowledgement each time the window announced by the peer fills', async () => {
     srv = await startTestServer();
     const c = await publisher(srv, 'u/ack');
-    c.send(2, { typeId: MessageType.WINDOW_ACK_SIZE, streamId: 0, timestampMs: 0, payload: Buffer.from('00002710', 'hex') }); // 10000 bytes
+    c.send(2, {
+      typeId: MessageType.WINDOW_ACK_SIZE,
+      streamId: 0,
+      timestampMs: 0,
+      payload: Buffer.from('00002710', 'hex'),
+    }); // 10000 bytes
     const acks = (): number[] =>
       c.messages.filter((m) => m.typeId === MessageType.ACKNOWLEDGEMENT).map((m) => m.payload.readUInt32BE(0));
     let ts = 0;
     for (const burst of [1, 2]) {
-      for (let i = 0; i < 12; i++) c.send(6, { typeId: MessageType.VIDEO, streamId: 1, timestampMs: (ts += 33), payload: Buffer.alloc(1000, 0x27) });
+      for (let i = 0; i < 12; i++)
+        c.send(6, {
+          typeId: MessageType.VIDEO,
+          streamId: 1,
+          timestampMs: (ts += 33),
+          payload: Buffer.alloc(1000, 0x27),
+        });
       await waitFor(() => acks().length >= burst, 3000, `acknowledgement ${burst}`);
     }
     const [first, second] = acks() as [number, number];
@@ -80,8 +102,16 @@ describe('session protocol', () => {
     srv = await startTestServer();
     const c = await RawClient.open(srv.port);
     await c.handshake();
-    c.send(2, { typeId: MessageType.USER_CONTROL, streamId: 0, timestampMs: 0, payload: Buffer.from('0006' + '0001e240', 'hex') });
-    const pong = await c.waitForMessage((m) => m.typeId === MessageType.USER_CONTROL && m.payload.readUInt16BE(0) === UserControlEvent.PING_RESPONSE, 3000);
+    c.send(2, {
+      typeId: MessageType.USER_CONTROL,
+      streamId: 0,
+      timestampMs: 0,
+      payload: Buffer.from('0006' + '0001e240', 'hex'),
+    });
+    const pong = await c.waitForMessage(
+      (m) => m.typeId === MessageType.USER_CONTROL && m.payload.readUInt16BE(0) === UserControlEvent.PING_RESPONSE,
+      3000,
+    );
     expect(pong.payload.readUInt32BE(2)).toBe(123456);
     c.destroy();
   });

@@ -56,11 +56,29 @@ describe('SPS parser agrees with ffprobe', () => {
       // MP4 keeps the exact frame rate for ffprobe (raw .h264 reports field rates, FLV rounds to ms).
       const file = join(dir, `${e.profile}-${e.size}-${e.rate.replace('/', '_')}.mp4`);
       const enc = await run(ffmpegPath, [
-        '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-        '-f', 'lavfi', '-i', `testsrc2=size=${e.size}:rate=${e.rate}`, '-frames:v', '8',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', e.profile, '-pix_fmt', 'yuv420p',
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        `testsrc2=size=${e.size}:rate=${e.rate}`,
+        '-frames:v',
+        '8',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-profile:v',
+        e.profile,
+        '-pix_fmt',
+        'yuv420p',
         ...(e.profile === 'baseline' ? [] : ['-preset', 'fast', '-bf', '3', '-b_strategy', '0']),
-        '-f', 'mp4', file,
+        '-f',
+        'mp4',
+        file,
       ]);
       expect(enc.stderr).toBe('');
       const probe = await run(ffprobePath, ['-v', 'error', '-show_streams', '-show_packets', '-of', 'json', file]);
@@ -74,7 +92,12 @@ describe('SPS parser agrees with ffprobe', () => {
       const samples = probed.packets.map((p) => mp4.subarray(Number(p.pos), Number(p.pos) + Number(p.size)));
       const nals = [...config.sps, ...config.pps, ...samples.flatMap((b) => splitAvcc(b, config.nalLengthSize))];
       const sps = parseSps(config.sps[0]!);
-      expect({ width: sps.width, height: sps.height, profile: profileName(sps.profileIdc, sps.constraintFlags), level: sps.levelIdc }).toEqual({
+      expect({
+        width: sps.width,
+        height: sps.height,
+        profile: profileName(sps.profileIdc, sps.constraintFlags),
+        level: sps.levelIdc,
+      }).toEqual({
         width: stream.width,
         height: stream.height,
         profile: stream.profile,
@@ -90,10 +113,18 @@ describe('SPS parser agrees with ffprobe', () => {
         if (nalType(n) === NalType.SPS) sets.addSps(n);
         if (nalType(n) === NalType.PPS) sets.addPps(n);
       }
-      const slices = nals.filter((n) => nalType(n) === NalType.IDR || nalType(n) === NalType.SLICE).map((n) => sets.sliceHeader(n));
+      const slices = nals
+        .filter((n) => nalType(n) === NalType.IDR || nalType(n) === NalType.SLICE)
+        .map((n) => sets.sliceHeader(n));
       expect(slices.length).toBeGreaterThanOrEqual(8);
       // x264 baseline uses POC type 2 (no lsb in the slice header).
-      expect(slices[0]).toMatchObject({ nalType: 5, sliceKind: 'I', idrPicId: 0, picOrderCntLsb: sps.picOrderCntType === 0 ? 0 : null, frameNum: 0 });
+      expect(slices[0]).toMatchObject({
+        nalType: 5,
+        sliceKind: 'I',
+        idrPicId: 0,
+        picOrderCntLsb: sps.picOrderCntType === 0 ? 0 : null,
+        frameNum: 0,
+      });
       if (e.profile !== 'baseline') expect(slices.some((s) => s.sliceKind === 'B')).toBe(true);
       else expect(slices.every((s) => s.sliceKind !== 'B')).toBe(true);
     });

@@ -30,7 +30,9 @@ function strictIngest(seen: Seen): ReturnType<typeof createServer> {
     const writer = new ChunkWriter();
     let started = false;
     const command = (streamId: number, ...values: Amf0Value[]): void => {
-      socket.write(writer.write(3, { typeId: MessageType.COMMAND_AMF0, streamId, timestampMs: 0, payload: encodeAmf0(...values) }));
+      socket.write(
+        writer.write(3, { typeId: MessageType.COMMAND_AMF0, streamId, timestampMs: 0, payload: encodeAmf0(...values) }),
+      );
     };
     const onMessage = (m: RtmpMessage): void => {
       if (m.typeId === MessageType.ACKNOWLEDGEMENT) {
@@ -48,8 +50,21 @@ function strictIngest(seen: Seen): ReturnType<typeof createServer> {
       switch (name) {
         case 'connect':
           // A small window so the client has acknowledgements to send.
-          socket.write(writer.write(2, { typeId: MessageType.WINDOW_ACK_SIZE, streamId: 0, timestampMs: 0, payload: Buffer.from([0, 0, 0x40, 0]) }));
-          command(0, '_result', txn, { fmsVer: 'strict/1,0' }, { level: 'status', code: 'NetConnection.Connect.Success', description: 'ok' });
+          socket.write(
+            writer.write(2, {
+              typeId: MessageType.WINDOW_ACK_SIZE,
+              streamId: 0,
+              timestampMs: 0,
+              payload: Buffer.from([0, 0, 0x40, 0]),
+            }),
+          );
+          command(
+            0,
+            '_result',
+            txn,
+            { fmsVer: 'strict/1,0' },
+            { level: 'status', code: 'NetConnection.Connect.Success', description: 'ok' },
+          );
           // 48 kB of commands the client ignores: three windows' worth to acknowledge.
           for (let i = 0; i < 3; i++) command(0, 'onServerNote', 0, null, 'x'.repeat(16 * 1024));
           return;

@@ -44,7 +44,11 @@ describe('Upstream under a receiver that stops reading', () => {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const proxyPort = (proxy.address() as { port: number }).port;
 
-    const upstream = new Upstream({ url: `rtmp://127.0.0.1:${proxyPort}/live/bp/test`, logger, maxQueuedBytes: QUEUE_LIMIT });
+    const upstream = new Upstream({
+      url: `rtmp://127.0.0.1:${proxyPort}/live/bp/test`,
+      logger,
+      maxQueuedBytes: QUEUE_LIMIT,
+    });
     upstream.start();
     try {
       await waitFor(() => upstream.connected, 'the upstream session');
@@ -79,18 +83,25 @@ describe('Upstream under a receiver that stops reading', () => {
       const resumeFromMs = offset;
       await feed(2);
       // Wait for the frames sent after the resume (the kernel buffers hand over older ones first).
-      await waitFor(() => received.filter((f) => f.kind === 'video' && f.timestampMs >= resumeFromMs + spanMs).length > 30, 'frames after the resume');
+      await waitFor(
+        () => received.filter((f) => f.kind === 'video' && f.timestampMs >= resumeFromMs + spanMs).length > 30,
+        'frames after the resume',
+      );
       const video = received.filter((f) => f.kind === 'video' && !f.isSequenceHeader);
       // Every place where frames went missing is followed by a keyframe.
       let gaps = 0;
       for (let i = 1; i < video.length; i++) {
         if (video[i]!.timestampMs - video[i - 1]!.timestampMs > 100) {
           gaps++;
-          expect(classifyVideo(video[i]!.payload).isKeyframe, `frame after the gap at ${video[i]!.timestampMs}`).toBe(true);
+          expect(classifyVideo(video[i]!.payload).isKeyframe, `frame after the gap at ${video[i]!.timestampMs}`).toBe(
+            true,
+          );
         }
       }
       expect(gaps).toBeGreaterThan(0);
-      console.log(`backpressure: ${dropped} frames dropped, queue peaked at ${maxQueued} bytes (limit ${QUEUE_LIMIT}, largest frame ${biggest})`);
+      console.log(
+        `backpressure: ${dropped} frames dropped, queue peaked at ${maxQueued} bytes (limit ${QUEUE_LIMIT}, largest frame ${biggest})`,
+      );
     } finally {
       await upstream.close();
       (relaySide as Socket | null)?.destroy();

@@ -29,7 +29,11 @@ export interface ApiContext {
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -77,7 +81,11 @@ export class ApiServer {
 
   /** Ready: RTMP listening, not draining, ffmpeg found. */
   readiness(): { ready: boolean; checks: Record<string, boolean> } {
-    const checks = { rtmpListening: this.ctx.server.listening, notDraining: !this.ctx.relay.isDraining, ffmpegFound: this.ctx.ffmpegFound };
+    const checks = {
+      rtmpListening: this.ctx.server.listening,
+      notDraining: !this.ctx.relay.isDraining,
+      ffmpegFound: this.ctx.ffmpegFound,
+    };
     return { ready: Object.values(checks).every(Boolean), checks };
   }
 
@@ -127,7 +135,9 @@ export class ApiServer {
         json(res, 400, { error: 'bad path' });
         return;
       }
-      const session = this.ctx.relay.activeSessions.find((s) => s.path.userId === userId && s.path.streamId === streamId);
+      const session = this.ctx.relay.activeSessions.find(
+        (s) => s.path.userId === userId && s.path.streamId === streamId,
+      );
       if (session === undefined) json(res, 404, { error: 'no such stream' });
       else json(res, 200, session.describe());
       return;

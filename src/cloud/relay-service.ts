@@ -30,7 +30,10 @@ const DEFAULT_API_PORT = 9997;
 /** Parse RELAY_URLS: `relay-a.example.com:1935,rtmp://relay-b.example.com`. */
 export function parseRelayUrls(text: string, apiPort = DEFAULT_API_PORT): RelayEndpoint[] {
   const out: RelayEndpoint[] = [];
-  for (const raw of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+  for (const raw of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)) {
     const withScheme = /^[a-z]+:\/\//i.test(raw) ? raw : `rtmp://${raw}`;
     let url: URL;
     try {
@@ -40,7 +43,12 @@ export function parseRelayUrls(text: string, apiPort = DEFAULT_API_PORT): RelayE
     }
     if (url.protocol !== 'rtmp:') throw new Error(`RELAY_URLS: "${raw}" must be rtmp://`);
     const port = url.port ? Number(url.port) : DEFAULT_RTMP_PORT;
-    out.push({ id: `${url.hostname}:${port}`, host: url.hostname, rtmpPort: port, apiBaseUrl: `http://${url.hostname}:${apiPort}` });
+    out.push({
+      id: `${url.hostname}:${port}`,
+      host: url.hostname,
+      rtmpPort: port,
+      apiBaseUrl: `http://${url.hostname}:${apiPort}`,
+    });
   }
   if (new Set(out.map((r) => r.id)).size !== out.length) throw new Error('RELAY_URLS: the same relay is listed twice');
   return out;
@@ -87,7 +95,11 @@ export class RelayService {
     const text = options.relayUrls ?? process.env.RELAY_URLS ?? '';
     this.relays = parseRelayUrls(text, options.apiPort);
     if (this.relays.length === 0) throw new Error('RelayService: no relays (set RELAY_URLS)');
-    this.options = { healthCheck: options.healthCheck ?? false, healthCacheMs: options.healthCacheMs ?? 10_000, healthTimeoutMs: options.healthTimeoutMs ?? 1000 };
+    this.options = {
+      healthCheck: options.healthCheck ?? false,
+      healthCacheMs: options.healthCacheMs ?? 10_000,
+      healthTimeoutMs: options.healthTimeoutMs ?? 1000,
+    };
   }
 
   /** The relay for a user, ignoring health. */
@@ -113,7 +125,9 @@ export class RelayService {
     if (cached !== undefined && cached.untilMs > Date.now()) return cached.ok;
     let ok = false;
     try {
-      const res = await fetch(`${relay.apiBaseUrl}/readyz`, { signal: AbortSignal.timeout(this.options.healthTimeoutMs) });
+      const res = await fetch(`${relay.apiBaseUrl}/readyz`, {
+        signal: AbortSignal.timeout(this.options.healthTimeoutMs),
+      });
       ok = res.status === 200;
     } catch {
       ok = false;

@@ -81,7 +81,13 @@ export interface FallbackStats {
 }
 
 export class FallbackSwitch {
-  readonly stats: FallbackStats = { transcoderStarts: 0, transcoderCrashes: 0, framesToFfmpeg: 0, framesFromFfmpeg: 0, framesDroppedOverlap: 0 };
+  readonly stats: FallbackStats = {
+    transcoderStarts: 0,
+    transcoderCrashes: 0,
+    framesToFfmpeg: 0,
+    framesFromFfmpeg: 0,
+    framesDroppedOverlap: 0,
+  };
   private modeValue: StreamMode = 'remux';
   private reasonValue: string | null = null;
   private readonly send: (tag: MediaTag) => void;
@@ -111,7 +117,13 @@ export class FallbackSwitch {
   /** Keeps the keyframe interval across a restart (demotes a restart IDR that comes too soon). */
   private readonly gop = new OutputGop();
 
-  constructor(opts: { send: (tag: MediaTag) => void; logger: Logger; options: FallbackOptions; slots: TranscodeSlots; frameMs: () => number }) {
+  constructor(opts: {
+    send: (tag: MediaTag) => void;
+    logger: Logger;
+    options: FallbackOptions;
+    slots: TranscodeSlots;
+    frameMs: () => number;
+  }) {
     this.send = opts.send;
     this.log = opts.logger;
     this.options = opts.options;
@@ -154,13 +166,19 @@ export class FallbackSwitch {
     if (!this.slots.take()) {
       this.modeValue = 'transcode-refused';
       this.reasonValue = reason;
-      this.log.warn({ reason, max: this.slots.max, refused: this.slots.stats.refused }, 'transcode refused: concurrent transcode limit reached; staying remuxed');
+      this.log.warn(
+        { reason, max: this.slots.max, refused: this.slots.stats.refused },
+        'transcode refused: concurrent transcode limit reached; staying remuxed',
+      );
       return false;
     }
     this.holdingSlot = true;
     this.modeValue = 'transcode';
     this.reasonValue = reason;
-    this.log.warn({ reason, lastSentVideoMs: Number.isFinite(this.lastSentVideoMs) ? this.lastSentVideoMs : null }, 'stream mode: transcode');
+    this.log.warn(
+      { reason, lastSentVideoMs: Number.isFinite(this.lastSentVideoMs) ? this.lastSentVideoMs : null },
+      'stream mode: transcode',
+    );
     this.spawn();
     return true;
   }
@@ -196,8 +214,10 @@ export class FallbackSwitch {
   // ------------------------------------------------------------------------------------
 
   private sendOn(tag: MediaTag): void {
-    if (tag.tagType === TAG_VIDEO && !classifyVideo(tag.data).isSequenceHeader) this.lastSentVideoMs = Math.max(this.lastSentVideoMs, tag.timestampMs);
-    if (tag.tagType === TAG_AUDIO && !classifyAudio(tag.data).isSequenceHeader) this.lastSentAudioMs = Math.max(this.lastSentAudioMs, tag.timestampMs);
+    if (tag.tagType === TAG_VIDEO && !classifyVideo(tag.data).isSequenceHeader)
+      this.lastSentVideoMs = Math.max(this.lastSentVideoMs, tag.timestampMs);
+    if (tag.tagType === TAG_AUDIO && !classifyAudio(tag.data).isSequenceHeader)
+      this.lastSentAudioMs = Math.max(this.lastSentAudioMs, tag.timestampMs);
     this.send(tag);
   }
 
@@ -234,13 +254,19 @@ export class FallbackSwitch {
           this.failures = producedOutput ? 1 : this.failures + 1;
           if (this.failures >= this.options.maxFailures) {
             this.modeValue = 'transcode-failed';
-            this.log.error({ code, signal, failures: this.failures }, 'ffmpeg keeps failing: giving up on transcoding this stream');
+            this.log.error(
+              { code, signal, failures: this.failures },
+              'ffmpeg keeps failing: giving up on transcoding this stream',
+            );
             if (this.holdingSlot) this.slots.release();
             this.holdingSlot = false;
             return;
           }
           const delayMs = Math.min(this.options.restartMaxMs, this.options.restartFirstMs * 2 ** (this.failures - 1));
-          this.log.warn({ code, signal, restartInMs: delayMs, crashes: this.stats.transcoderCrashes }, 'ffmpeg exited: restarting it');
+          this.log.warn(
+            { code, signal, restartInMs: delayMs, crashes: this.stats.transcoderCrashes },
+            'ffmpeg exited: restarting it',
+          );
           this.restartTimer = setTimeout(() => {
             this.restartTimer = null;
             this.spawn();
@@ -255,12 +281,17 @@ export class FallbackSwitch {
       if (transcoder.write(tag)) this.stats.framesToFfmpeg++;
       this.noteFed(tag);
     }
-    this.log.info({ fps: Math.round(fps * 100) / 100, forceFromMs: Math.round(forceFromMs), fedFrames: feed.length }, 'transcoder fed from the last keyframe');
+    this.log.info(
+      { fps: Math.round(fps * 100) / 100, forceFromMs: Math.round(forceFromMs), fedFrames: feed.length },
+      'transcoder fed from the last keyframe',
+    );
   }
 
   private noteFed(tag: MediaTag): void {
-    if (tag.tagType === TAG_VIDEO && this.firstFedMs.video === null && !classifyVideo(tag.data).isSequenceHeader) this.firstFedMs.video = tag.timestampMs;
-    if (tag.tagType === TAG_AUDIO && this.firstFedMs.audio === null && !classifyAudio(tag.data).isSequenceHeader) this.firstFedMs.audio = tag.timestampMs;
+    if (tag.tagType === TAG_VIDEO && this.firstFedMs.video === null && !classifyVideo(tag.data).isSequenceHeader)
+      this.firstFedMs.video = tag.timestampMs;
+    if (tag.tagType === TAG_AUDIO && this.firstFedMs.audio === null && !classifyAudio(tag.data).isSequenceHeader)
+      this.firstFedMs.audio = tag.timestampMs;
   }
 
   private onOutput(t: FlvTag): void {
@@ -284,11 +315,18 @@ export class FallbackSwitch {
         }
         this.outStarted = true;
         const fresh = this.sendHeaders(ts);
-        this.sendOn({ tagType: TAG_VIDEO, timestampMs: Math.round(ts), data: this.gop.frame(data, Math.round(ts), !fresh) });
+        this.sendOn({
+          tagType: TAG_VIDEO,
+          timestampMs: Math.round(ts),
+          data: this.gop.frame(data, Math.round(ts), !fresh),
+        });
         const held = this.pendingAudio;
         this.pendingAudio = [];
         for (const a of held) this.sendAudio(a);
-        this.log.info({ atMs: Math.round(ts), droppedOverlap: this.stats.framesDroppedOverlap }, 'transcoded output starts');
+        this.log.info(
+          { atMs: Math.round(ts), droppedOverlap: this.stats.framesDroppedOverlap },
+          'transcoded output starts',
+        );
         return;
       }
       if (ts <= this.lastSentVideoMs) {
@@ -296,7 +334,11 @@ export class FallbackSwitch {
         return;
       }
       const fresh = this.sendHeaders(ts);
-      this.sendOn({ tagType: TAG_VIDEO, timestampMs: Math.round(ts), data: this.gop.frame(data, Math.round(ts), !fresh) });
+      this.sendOn({
+        tagType: TAG_VIDEO,
+        timestampMs: Math.round(ts),
+        data: this.gop.frame(data, Math.round(ts), !fresh),
+      });
       return;
     }
     if (t.tagType === TAG_AUDIO) {
@@ -322,7 +364,10 @@ export class FallbackSwitch {
       this.stats.framesDroppedOverlap++;
       return;
     }
-    if (this.outAudioHeader && (this.sentAudioHeader === null || !this.sentAudioHeader.equals(this.outAudioHeader.data))) {
+    if (
+      this.outAudioHeader &&
+      (this.sentAudioHeader === null || !this.sentAudioHeader.equals(this.outAudioHeader.data))
+    ) {
       this.sentAudioHeader = this.outAudioHeader.data;
       this.send({ ...this.outAudioHeader, timestampMs: tag.timestampMs });
     }
@@ -336,13 +381,19 @@ export class FallbackSwitch {
    */
   private sendHeaders(ms: number): boolean {
     let fresh = false;
-    if (this.outVideoHeader && (this.sentVideoHeader === null || !this.sentVideoHeader.equals(this.outVideoHeader.data))) {
+    if (
+      this.outVideoHeader &&
+      (this.sentVideoHeader === null || !this.sentVideoHeader.equals(this.outVideoHeader.data))
+    ) {
       this.sentVideoHeader = this.outVideoHeader.data;
       this.gop.header(this.outVideoHeader.data);
       this.send({ ...this.outVideoHeader, timestampMs: Math.round(ms) });
       fresh = true;
     }
-    if (this.outAudioHeader && (this.sentAudioHeader === null || !this.sentAudioHeader.equals(this.outAudioHeader.data))) {
+    if (
+      this.outAudioHeader &&
+      (this.sentAudioHeader === null || !this.sentAudioHeader.equals(this.outAudioHeader.data))
+    ) {
       this.sentAudioHeader = this.outAudioHeader.data;
       this.send({ ...this.outAudioHeader, timestampMs: Math.round(ms) });
     }

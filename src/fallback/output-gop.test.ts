@@ -7,7 +7,8 @@ import { parseVideoTagBody } from '../flv/flv-tag.js';
 import { nalType, NalType, splitAvcc } from '../flv/nal-units.js';
 import { OutputGop } from './output-gop.js';
 
-const isIdr = (body: Buffer): boolean => splitAvcc(parseVideoTagBody(body).data).some((n) => nalType(n) === NalType.IDR);
+const isIdr = (body: Buffer): boolean =>
+  splitAvcc(parseVideoTagBody(body).data).some((n) => nalType(n) === NalType.IDR);
 
 describe('OutputGop', () => {
   let header: Buffer;
@@ -16,7 +17,9 @@ describe('OutputGop', () => {
     const f = (await ensureFixtures()).find((x) => x.name === 'all-intra')!;
     const video = readFlv(readFileSync(f.file)).tags.filter((t) => t.tagType === 9);
     header = video.find((t) => parseVideoTagBody(t.data).packetKind === 'sequence-header')!.data;
-    frames = video.filter((t) => parseVideoTagBody(t.data).packetKind === 'coded-frames').map((t) => ({ ts: t.timestampMs, body: t.data }));
+    frames = video
+      .filter((t) => parseVideoTagBody(t.data).packetKind === 'coded-frames')
+      .map((t) => ({ ts: t.timestampMs, body: t.data }));
   }, 300_000);
 
   it('keeps the first IDR and every IDR that follows a new sequence header', () => {

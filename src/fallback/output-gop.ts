@@ -52,7 +52,7 @@ export class OutputGop {
     if (idr && !result.demoted) this.lastKeyMs = tsMs;
     if (result.demoted) this.demoted++;
     if (result.nals === nals) return body;
-    const frameType = result.demoted ? 2 : ((body[0] as number) >> 4) as 1 | 2;
+    const frameType = result.demoted ? 2 : (((body[0] as number) >> 4) as 1 | 2);
     return buildAvcVideoTagBody({ frameType, packetType: 1, compositionTimeMs: cts, data: joinAvcc(result.nals) });
   }
 }

@@ -49,23 +49,71 @@ export function transcodeArgs(settings: TranscodeSettings, fps: number, forceFro
   const audio =
     settings.audio === 'copy'
       ? ['-c:a', 'copy']
-      : ['-c:a', 'aac', '-b:a', `${settings.audio.kbps}k`, '-ar', String(settings.audio.sampleRate), '-ac', String(settings.audio.channels)];
+      : [
+          '-c:a',
+          'aac',
+          '-b:a',
+          `${settings.audio.kbps}k`,
+          '-ar',
+          String(settings.audio.sampleRate),
+          '-ac',
+          String(settings.audio.channels),
+        ];
   return [
-    '-hide_banner', '-nostats', '-loglevel', 'warning',
-    '-copyts', '-probesize', '1000000', '-analyzeduration', '1000000',
-    '-f', 'flv', '-i', 'pipe:0',
-    '-map', '0:v:0?', '-map', '0:a:0?',
-    '-c:v', 'libx264', '-preset', settings.preset, '-tune', settings.tune,
-    '-b:v', `${settings.videoKbps}k`, '-maxrate', `${settings.maxKbps}k`, '-bufsize', `${settings.bufferKbits}k`,
-    '-g', String(gopFrames * NATURAL_KEYINT_FACTOR), '-keyint_min', String(gopFrames), '-sc_threshold', '0', '-bf', '0',
+    '-hide_banner',
+    '-nostats',
+    '-loglevel',
+    'warning',
+    '-copyts',
+    '-probesize',
+    '1000000',
+    '-analyzeduration',
+    '1000000',
+    '-f',
+    'flv',
+    '-i',
+    'pipe:0',
+    '-map',
+    '0:v:0?',
+    '-map',
+    '0:a:0?',
+    '-c:v',
+    'libx264',
+    '-preset',
+    settings.preset,
+    '-tune',
+    settings.tune,
+    '-b:v',
+    `${settings.videoKbps}k`,
+    '-maxrate',
+    `${settings.maxKbps}k`,
+    '-bufsize',
+    `${settings.bufferKbits}k`,
+    '-g',
+    String(gopFrames * NATURAL_KEYINT_FACTOR),
+    '-keyint_min',
+    String(gopFrames),
+    '-sc_threshold',
+    '0',
+    '-bf',
+    '0',
     // Two reference frames: FFmpeg's parser calls every I picture of a one-reference stream a
     // keyframe, so a restart IDR demoted to an I picture (output-gop.ts) would still look like one.
-    '-refs', '2',
-    '-force_key_frames', `expr:gte(t,${from}+n_forced*${settings.gopSeconds})`,
-    '-pix_fmt', 'yuv420p', '-vsync', 'passthrough',
+    '-refs',
+    '2',
+    '-force_key_frames',
+    `expr:gte(t,${from}+n_forced*${settings.gopSeconds})`,
+    '-pix_fmt',
+    'yuv420p',
+    '-vsync',
+    'passthrough',
     ...audio,
     ...settings.extraArgs,
-    '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1',
+    '-f',
+    'flv',
+    '-flvflags',
+    'no_duration_filesize',
+    'pipe:1',
   ];
 }
 
@@ -94,10 +142,12 @@ export class Transcoder {
     this.log = opts.logger.child({ transcoder: this.id });
     this.child = spawn(opts.ffmpegPath, opts.args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.pid = this.child.pid;
-    this.reader = new FlvReader({ onTag: (t) => {
-      this.tagsOut++;
-      opts.events.onTag(t);
-    } });
+    this.reader = new FlvReader({
+      onTag: (t) => {
+        this.tagsOut++;
+        opts.events.onTag(t);
+      },
+    });
     this.child.stdout?.on('data', (chunk: Buffer) => {
       try {
         this.reader.push(chunk);

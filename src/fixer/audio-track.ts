@@ -98,12 +98,22 @@ export class AudioTrack {
       try {
         const stripped = stripAdts(body.data);
         payloads = stripped.payloads;
-        this.host.repair({ kind: RepairKind.ADTS_STRIPPED, track: 'audio', atMs: tag.timestampMs, amount: body.data.length - payloads.reduce((a, p) => a + p.length, 0) });
+        this.host.repair({
+          kind: RepairKind.ADTS_STRIPPED,
+          track: 'audio',
+          atMs: tag.timestampMs,
+          amount: body.data.length - payloads.reduce((a, p) => a + p.length, 0),
+        });
         if (this.asc === null) {
           const asc = adtsToAudioSpecificConfig(stripped.header);
           const config = parseAudioSpecificConfig(asc);
           this.setAsc(asc, config.sampleRate, config.channelConfig, config.frameLengthSamples);
-          this.host.repair({ kind: RepairKind.AAC_SEQUENCE_HEADER, track: 'audio', atMs: tag.timestampMs, amount: asc.length });
+          this.host.repair({
+            kind: RepairKind.AAC_SEQUENCE_HEADER,
+            track: 'audio',
+            atMs: tag.timestampMs,
+            amount: asc.length,
+          });
         }
       } catch {
         return;
@@ -128,7 +138,12 @@ export class AudioTrack {
       const ts = this.timestampFor(raw);
       const asc = this.asc as Buffer;
       if (this.ascSent === null || !this.ascSent.equals(asc)) {
-        this.host.interleaver.push('audio', ts, { tagType: TAG_AUDIO, timestampMs: ts, data: buildAacAudioTagBody({ packetType: 0, data: asc }) }, true);
+        this.host.interleaver.push(
+          'audio',
+          ts,
+          { tagType: TAG_AUDIO, timestampMs: ts, data: buildAacAudioTagBody({ packetType: 0, data: asc }) },
+          true,
+        );
         this.ascSent = asc;
       }
       let data: Buffer;
@@ -136,7 +151,8 @@ export class AudioTrack {
         data = buildAacAudioTagBody({ packetType: 1, data: payload });
       } else {
         data = withAacTagByte(tag.data);
-        if (data !== tag.data) this.host.repair({ kind: RepairKind.AAC_TAG_BYTE, track: 'audio', atMs: raw, amount: tag.data[0] as number });
+        if (data !== tag.data)
+          this.host.repair({ kind: RepairKind.AAC_TAG_BYTE, track: 'audio', atMs: raw, amount: tag.data[0] as number });
       }
       this.host.framesOut();
       this.host.interleaver.push('audio', ts, { tagType: TAG_AUDIO, timestampMs: ts, data });
@@ -156,7 +172,12 @@ export class AudioTrack {
     }
     const clockMs = this.clock.next(timelineMs, this.frameSamples);
     if (Math.abs(clockMs - timelineMs) >= 1) {
-      this.host.repair({ kind: RepairKind.AUDIO_CLOCK, track: 'audio', atMs: raw, amount: Math.round(clockMs - timelineMs) });
+      this.host.repair({
+        kind: RepairKind.AUDIO_CLOCK,
+        track: 'audio',
+        atMs: raw,
+        amount: Math.round(clockMs - timelineMs),
+      });
     }
     let ts = Math.round(clockMs);
     if (ts <= this.lastTs) {

@@ -13,7 +13,8 @@ import { ensureFixtures } from '../../fixtures/generate.js';
 import { StreamFixer } from './stream-fixer.js';
 import { type MediaTag } from '../media/tag-kinds.js';
 
-const isCodedVideo = (t: MediaTag): boolean => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'coded-frames';
+const isCodedVideo = (t: MediaTag): boolean =>
+  t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'coded-frames';
 const isAudioFrame = (t: MediaTag): boolean => t.tagType === 8 && !parseAudioTagBody(t.data).isSequenceHeader;
 const isMedia = (t: MediaTag): boolean => isCodedVideo(t) || isAudioFrame(t);
 
@@ -52,23 +53,35 @@ function corrupt(tags: MediaTag[], faults: Fault[], startOffsetMs: number, audio
     if (f.kind === 'repeat') shift.set(tag, prev - tag.timestampMs);
     else if (f.kind === 'backwards') shift.set(tag, -Math.min(f.amountMs, 2000));
     else if (f.kind === 'jump') for (const t of list.slice(i)) shift.set(t, (shift.get(t) ?? 0) + f.amountMs);
-    else for (const t of [...media.audio, ...media.video].filter((x) => x.timestampMs >= tag.timestampMs)) shift.set(t, (shift.get(t) ?? 0) - tag.timestampMs);
+    else
+      for (const t of [...media.audio, ...media.video].filter((x) => x.timestampMs >= tag.timestampMs))
+        shift.set(t, (shift.get(t) ?? 0) - tag.timestampMs);
   }
-  const stamped = tags.map((t) => ({ ...t, timestampMs: (((t.timestampMs + (shift.get(t) ?? 0) + startOffsetMs) % 2 ** 32) + 2 ** 32) % 2 ** 32 }));
+  const stamped = tags.map((t) => ({
+    ...t,
+    timestampMs: (((t.timestampMs + (shift.get(t) ?? 0) + startOffsetMs) % 2 ** 32) + 2 ** 32) % 2 ** 32,
+  }));
   // Audio leaves `audioLeadMs` early: re-sort the send order, headers and metadata first.
   // The send order follows the clean timeline (faults change stamps, not when tags leave).
   const key = (i: number): number => {
     const original = tags[i] as MediaTag;
     return isMedia(original) ? original.timestampMs - (isAudioFrame(original) ? audioLeadMs : 0) : -1e9;
   };
-  return stamped.map((t, i) => ({ t, k: key(i), i })).sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.t);
+  return stamped
+    .map((t, i) => ({ t, k: key(i), i }))
+    .sort((a, b) => a.k - b.k || a.i - b.i)
+    .map((x) => x.t);
 }
 
 describe('fixer properties', () => {
   let clean: MediaTag[];
   beforeAll(async () => {
     const f = (await ensureFixtures()).find((x) => x.name === 'clean-720p30')!;
-    clean = readFlv(readFileSync(f.file)).tags.map((t) => ({ tagType: t.tagType, timestampMs: t.timestampMs, data: t.data }));
+    clean = readFlv(readFileSync(f.file)).tags.map((t) => ({
+      tagType: t.tagType,
+      timestampMs: t.timestampMs,
+      data: t.data,
+    }));
   }, 300_000);
 
   it('faults in, clean out: monotonic tracks, A/V within 500 ms, no step over 1 s, no frame lost', () => {
@@ -132,7 +145,11 @@ describe('fixer properties', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: -14, max: 14 }), { minLength: 200, maxLength: 200 }), (jitter) => {
         let v = 0;
-        const input = clean.map((t) => (isCodedVideo(t) && t.timestampMs > 0 ? { ...t, timestampMs: t.timestampMs + (jitter[v++ % 200] as number) } : t));
+        const input = clean.map((t) =>
+          isCodedVideo(t) && t.timestampMs > 0
+            ? { ...t, timestampMs: t.timestampMs + (jitter[v++ % 200] as number) }
+            : t,
+        );
         const { out } = fixAll(input);
         const inVideo = input.filter(isCodedVideo).map((t) => t.timestampMs);
         const outVideo = out.filter(isCodedVideo).map((t) => t.timestampMs);

@@ -54,7 +54,12 @@ export class IdrDemoter {
    * picture; frames after a demoted IDR are renumbered whatever `demote` says.
    */
   frame(nals: Buffer[], idr: boolean, demote: boolean): DemotionResult {
-    const unchanged = (refusedBecause: string | null = null): DemotionResult => ({ nals, demoted: false, renumbered: false, refusedBecause });
+    const unchanged = (refusedBecause: string | null = null): DemotionResult => ({
+      nals,
+      demoted: false,
+      renumbered: false,
+      refusedBecause,
+    });
     const first = nals.find((n) => {
       const t = nalType(n);
       return t === NalType.IDR || t === NalType.SLICE;
@@ -144,7 +149,8 @@ export class IdrDemoter {
         const slice = this.params.sliceHeader(nal);
         const sps = this.params.spsForPps(slice.ppsId);
         const pps = this.params.ppsById(slice.ppsId);
-        if (sps === undefined || pps === undefined) return new MediaFormatError(MediaFormatErrorCode.H264_SLICE, 'unknown PPS');
+        if (sps === undefined || pps === undefined)
+          return new MediaFormatError(MediaFormatErrorCode.H264_SLICE, 'unknown PPS');
         const lsb = sps.picOrderCntType === 0 ? poc % 2 ** (sps.log2MaxPicOrderCntLsb as number) : null;
         out.push(rewriteSlice(nal, sps, pps, { frameNum, picOrderCntLsb: lsb, demoteIdr: demote }));
       }

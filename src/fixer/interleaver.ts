@@ -21,7 +21,6 @@ interface Held {
   header: boolean;
 }
 
-
 export class Interleaver {
   private readonly windowMs: number;
   private readonly out: (tag: MediaTag) => void;

@@ -7,7 +7,8 @@ import { StreamFixer } from './stream-fixer.js';
 import { type MediaTag } from '../media/tag-kinds.js';
 
 const isAudioHeader = (t: MediaTag): boolean => t.tagType === 8 && parseAudioTagBody(t.data).isSequenceHeader;
-const isVideoHeader = (t: MediaTag): boolean => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'sequence-header';
+const isVideoHeader = (t: MediaTag): boolean =>
+  t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'sequence-header';
 
 function run(tags: MediaTag[]): MediaTag[] {
   const out: MediaTag[] = [];
@@ -44,7 +45,8 @@ describe('late sequence headers lose no frames', () => {
     const out = run(late(tags, isVideoHeader, 10));
     const video = out.filter((t) => t.tagType === 9);
     expect(isVideoHeader(video[0]!)).toBe(true);
-    const coded = (list: MediaTag[]): number => list.filter((t) => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'coded-frames').length;
+    const coded = (list: MediaTag[]): number =>
+      list.filter((t) => t.tagType === 9 && parseVideoTagBody(t.data).packetKind === 'coded-frames').length;
     expect(coded(video)).toBe(coded(tags));
     expect(coded(video)).toBe(180);
   });

@@ -40,7 +40,6 @@ import { ClockShifts, TrackTimeline, VideoCadence } from './track-timeline.js';
 import { signedDelta32 } from '../media/timestamps.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
 
-
 export interface FixerOptions {
   /**
    * Keep the keyframe flag only on IDRs at least this far apart (all-intra streams), in ms.
@@ -106,7 +105,14 @@ export interface FixerStats {
 export class StreamFixer {
   readonly options: FixerOptions;
   readonly repairs: RepairSummary = {};
-  readonly stats: FixerStats = { tagsIn: 0, tagsOut: 0, videoFramesIn: 0, videoFramesOut: 0, audioFramesIn: 0, audioFramesOut: 0 };
+  readonly stats: FixerStats = {
+    tagsIn: 0,
+    tagsOut: 0,
+    videoFramesIn: 0,
+    videoFramesOut: 0,
+    audioFramesIn: 0,
+    audioFramesOut: 0,
+  };
   private decisionValue: TranscodeDecision | null = null;
   private readonly out: (tag: MediaTag) => void;
   private readonly onRepair: ((r: RepairRecord) => void) | undefined;
@@ -149,7 +155,11 @@ export class StreamFixer {
     this.options = { ...DEFAULT_FIXER_OPTIONS, ...options };
     this.out = out;
     this.onRepair = onRepair;
-    this.interleaver = new Interleaver(this.options.reorderWindowMs, (tag) => this.emit(tag), (r) => this.repair(r));
+    this.interleaver = new Interleaver(
+      this.options.reorderWindowMs,
+      (tag) => this.emit(tag),
+      (r) => this.repair(r),
+    );
     this.gate = new StartGate(this.options.reorderWindowMs);
     this.raiseRefFrames = this.options.demoteIdrs && this.options.seamReady;
     this.audio = new AudioTrack(this.audioHost(), this.shifts);
@@ -170,7 +180,10 @@ export class StreamFixer {
 
   /** What the stream carries, as far as known: codecs, and from the SPS the picture. */
   get mediaInfo(): {
-    video: { codec: string; width: number; height: number; fps: number | null; profileIdc: number; levelIdc: number } | { codec: string } | null;
+    video:
+      | { codec: string; width: number; height: number; fps: number | null; profileIdc: number; levelIdc: number }
+      | { codec: string }
+      | null;
     audio: { codec: string; sampleRate: number; stereo: boolean } | null;
   } {
     const sps = this.currentSps;
@@ -179,7 +192,14 @@ export class StreamFixer {
         ? null
         : sps === null
           ? { codec: this.videoCodec }
-          : { codec: this.videoCodec, width: sps.width, height: sps.height, fps: sps.vui?.fps ?? null, profileIdc: sps.profileIdc, levelIdc: sps.levelIdc };
+          : {
+              codec: this.videoCodec,
+              width: sps.width,
+              height: sps.height,
+              fps: sps.vui?.fps ?? null,
+              profileIdc: sps.profileIdc,
+              levelIdc: sps.levelIdc,
+            };
     const a = this.audio;
     const audio = a.codec === null ? null : { codec: a.codec, sampleRate: a.sampleRate, stereo: a.channels !== 1 };
     return { video, audio };
@@ -239,7 +259,12 @@ export class StreamFixer {
     this.seenIdr = false;
     this.shifts.clear();
     const next = (last: number, frameMs: number): number => (last === -Infinity ? 0 : last + frameMs);
-    this.gate.restart(Math.max(next(this.lastVideoDts, this.videoFrameDurationMs), next(this.audio.lastOutMs, this.audio.frameDurationMs)));
+    this.gate.restart(
+      Math.max(
+        next(this.lastVideoDts, this.videoFrameDurationMs),
+        next(this.audio.lastOutMs, this.audio.frameDurationMs),
+      ),
+    );
   }
 
   /** End of stream: release everything held. */
@@ -320,7 +345,8 @@ export class StreamFixer {
     }
     const nals: Buffer[] = [];
     let changed = split.framing !== 'avcc' || this.nalLengthSize !== 4;
-    if (split.framing !== 'avcc') this.repair({ kind: RepairKind.NAL_REFRAMED, track: 'video', atMs: tag.timestampMs, amount: split.nals.length });
+    if (split.framing !== 'avcc')
+      this.repair({ kind: RepairKind.NAL_REFRAMED, track: 'video', atMs: tag.timestampMs, amount: split.nals.length });
     const inbandSps: Buffer[] = [];
     const inbandPps: Buffer[] = [];
     for (const nal of split.nals) {
@@ -338,11 +364,22 @@ export class StreamFixer {
     }
     if (inbandSps.length || inbandPps.length) {
       changed = true;
-      this.repair({ kind: RepairKind.PARAMETER_SETS_MOVED, track: 'video', atMs: tag.timestampMs, amount: inbandSps.length + inbandPps.length });
+      this.repair({
+        kind: RepairKind.PARAMETER_SETS_MOVED,
+        track: 'video',
+        atMs: tag.timestampMs,
+        amount: inbandSps.length + inbandPps.length,
+      });
       this.setParameterSets(inbandSps.length ? inbandSps : this.sps, inbandPps.length ? inbandPps : this.pps);
     }
     if (nals.length === 0) return;
-    this.pending.push({ rawTs: tag.timestampMs, nals, cts: body.compositionTimeMs, flagKey: body.frameType === 1, passthrough: changed ? null : tag.data });
+    this.pending.push({
+      rawTs: tag.timestampMs,
+      nals,
+      cts: body.compositionTimeMs,
+      flagKey: body.frameType === 1,
+      passthrough: changed ? null : tag.data,
+    });
     if (this.sps.length === 0 || this.pps.length === 0) {
       // No parameter sets yet (a late sequence header): hold the frames, within bounds.
       while (this.pending.length > this.options.maxPendingFrames) {
@@ -407,7 +444,8 @@ export class StreamFixer {
     }
     this.heldFirstIdr = null;
     this.firstIdrChecked = true;
-    if (idr && Math.abs(signedDelta32(f.rawTs, held.rawTs)) < this.options.targetKeyframeIntervalMs) this.raiseRefFrames = true;
+    if (idr && Math.abs(signedDelta32(f.rawTs, held.rawTs)) < this.options.targetKeyframeIntervalMs)
+      this.raiseRefFrames = true;
     this.videoFrame(held);
     this.videoFrame(f);
   }
@@ -442,7 +480,12 @@ export class StreamFixer {
     }
     const snapped = frameMs === null ? outMs : this.cadence.snap(outMs, this.videoTimeline.measured);
     if (Math.round(snapped) !== Math.round(outMs)) {
-      this.repair({ kind: RepairKind.CADENCE_SNAP, track: 'video', atMs: f.rawTs, amount: Math.round(snapped - outMs) });
+      this.repair({
+        kind: RepairKind.CADENCE_SNAP,
+        track: 'video',
+        atMs: f.rawTs,
+        amount: Math.round(snapped - outMs),
+      });
     }
     // Rounding to ms must not make two frames share a timestamp.
     const dts = Math.max(Math.round(snapped), this.lastVideoDts + 1);
@@ -454,7 +497,8 @@ export class StreamFixer {
     const dts = this.videoDts(f);
 
     // GOP policy, part 1: an IDR sooner than the target interval after the last keyframe is thinned.
-    const tooSoon = idr && this.lastKeyOutMs !== null && dts - this.lastKeyOutMs < this.options.targetKeyframeIntervalMs;
+    const tooSoon =
+      idr && this.lastKeyOutMs !== null && dts - this.lastKeyOutMs < this.options.targetKeyframeIntervalMs;
 
     // A new or changed decoder configuration goes out right before the IDR it applies to;
     // that IDR stays a keyframe whatever its distance (a new SPS takes effect only at an IDR).
@@ -465,18 +509,31 @@ export class StreamFixer {
       // Cheap check first: the same parameter sets as last sent (every IDR of an all-intra
       // stream with in-band SPS/PPS comes through here).
       const unchanged =
-        this.lastSentSets !== null && sameBuffers(this.lastSentSets.sps, sps) && sameBuffers(this.lastSentSets.pps, this.pps);
+        this.lastSentSets !== null &&
+        sameBuffers(this.lastSentSets.sps, sps) &&
+        sameBuffers(this.lastSentSets.pps, this.pps);
       const config = unchanged ? null : buildAvcConfig({ sps, pps: this.pps });
       const same = config === null || (this.lastSentConfig !== null && configsEqual(this.lastSentConfig, config));
       this.lastSentSets = { sps, rawSps: this.sps, pps: this.pps };
       if (!same && config !== null) {
         const received = this.lastReceivedConfig;
         const body = received !== null && configsEqual(received, config) ? received : config;
-        if (body === config) this.repair({ kind: RepairKind.AVC_SEQUENCE_HEADER, track: 'video', atMs: f.rawTs, amount: config.length });
-        this.interleaver.push('video', dts, { tagType: TAG_VIDEO, timestampMs: dts, data: buildAvcVideoTagBody({ frameType: 1, packetType: 0, compositionTimeMs: 0, data: body }) }, true);
+        if (body === config)
+          this.repair({ kind: RepairKind.AVC_SEQUENCE_HEADER, track: 'video', atMs: f.rawTs, amount: config.length });
+        this.interleaver.push(
+          'video',
+          dts,
+          {
+            tagType: TAG_VIDEO,
+            timestampMs: dts,
+            data: buildAvcVideoTagBody({ frameType: 1, packetType: 0, compositionTimeMs: 0, data: body }),
+          },
+          true,
+        );
         // A raise after the start also goes in band: FFmpeg's parser reads only the first
         // sequence header, so it would keep judging I pictures by the old SPS.
-        if (this.lastSentConfig !== null && this.raised !== null && sps === this.raised.to) inbandSets = [...sps, ...this.pps];
+        if (this.lastSentConfig !== null && this.raised !== null && sps === this.raised.to)
+          inbandSets = [...sps, ...this.pps];
         this.lastSentConfig = config;
         this.pocMode = this.pocMode || this.needsPoc(f);
         configSent = true;
@@ -493,7 +550,12 @@ export class StreamFixer {
       this.idrDtsMs = dts;
       if (tooSoon && !configSent) {
         key = false;
-        this.repair({ kind: RepairKind.KEYFRAME_THINNED, track: 'video', atMs: f.rawTs, amount: dts - (this.lastKeyOutMs as number) });
+        this.repair({
+          kind: RepairKind.KEYFRAME_THINNED,
+          track: 'video',
+          atMs: f.rawTs,
+          amount: dts - (this.lastKeyOutMs as number),
+        });
       } else {
         this.lastKeyOutMs = dts;
       }
@@ -525,7 +587,12 @@ export class StreamFixer {
       const result = this.demoter.frame(nals, idr, idr && !key);
       nals = result.nals;
       if (result.demoted) {
-        this.repair({ kind: RepairKind.IDR_DEMOTED, track: 'video', atMs: f.rawTs, amount: dts - (this.lastKeyOutMs as number) });
+        this.repair({
+          kind: RepairKind.IDR_DEMOTED,
+          track: 'video',
+          atMs: f.rawTs,
+          amount: dts - (this.lastKeyOutMs as number),
+        });
         this.raiseRefFrames = true;
       } else if (result.renumbered) {
         this.repair({ kind: RepairKind.SLICE_RENUMBERED, track: 'video', atMs: f.rawTs, amount: 1 });
@@ -533,7 +600,8 @@ export class StreamFixer {
     }
 
     const frameType = key ? 1 : 2;
-    const passthrough = nals === f.nals && f.passthrough !== null && (f.passthrough[0] as number) >> 4 === frameType && cts === f.cts;
+    const passthrough =
+      nals === f.nals && f.passthrough !== null && (f.passthrough[0] as number) >> 4 === frameType && cts === f.cts;
     const data = passthrough
       ? (f.passthrough as Buffer)
       : buildAvcVideoTagBody({ frameType, packetType: 1, compositionTimeMs: cts, data: joinAvcc(nals) });
@@ -552,7 +620,8 @@ export class StreamFixer {
     const declaresNoRefs = this.currentSps !== null && this.currentSps.maxNumRefFrames === 0;
     if (!(this.raiseRefFrames || declaresNoRefs)) return this.sps;
     // Not at this IDR: keep what was sent for these parameter sets (a new SPS forces a keyframe anyway).
-    if (!mayChange && this.lastSentSets !== null && sameBuffers(this.lastSentSets.rawSps, this.sps)) return this.lastSentSets.sps;
+    if (!mayChange && this.lastSentSets !== null && sameBuffers(this.lastSentSets.rawSps, this.sps))
+      return this.lastSentSets.sps;
     const to = this.sps.map((nal) => {
       try {
         return raiseMaxNumRefFrames(nal, DEMOTION_REF_FRAMES);
@@ -560,7 +629,8 @@ export class StreamFixer {
         return nal; // the level allows no more frames: the flag and NAL type still tell
       }
     });
-    if (!sameBuffers(to, this.sps)) this.repair({ kind: RepairKind.SPS_REF_FRAMES, track: 'video', atMs: 0, amount: DEMOTION_REF_FRAMES });
+    if (!sameBuffers(to, this.sps))
+      this.repair({ kind: RepairKind.SPS_REF_FRAMES, track: 'video', atMs: 0, amount: DEMOTION_REF_FRAMES });
     this.raised = { from: this.sps, to };
     return to;
   }

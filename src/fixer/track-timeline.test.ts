@@ -43,7 +43,11 @@ describe('TrackTimeline', () => {
     const out = run(t, [...before.slice(1), ...after]);
     const stepped = out.slice(before.length - 1);
     // After the repair every step is the source's own: no per-frame estimate, so no drift.
-    for (let i = 2; i < stepped.length; i++) expect((stepped[i] as number) - (stepped[i - 1] as number)).toBeCloseTo((after[i] as number) - (after[i - 1] as number), 6);
+    for (let i = 2; i < stepped.length; i++)
+      expect((stepped[i] as number) - (stepped[i - 1] as number)).toBeCloseTo(
+        (after[i] as number) - (after[i - 1] as number),
+        6,
+      );
     // Shifted once, by about the step.
     expect((stepped[stepped.length - 1] as number) - (after[after.length - 1] as number)).toBeGreaterThan(195);
     expect((stepped[stepped.length - 1] as number) - (after[after.length - 1] as number)).toBeLessThan(240);

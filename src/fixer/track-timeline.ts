@@ -34,7 +34,6 @@ const MEASURED_STEPS = 5;
 /** A frame-duration change under this fraction continues the cadence grid; a larger one restarts it. */
 const GRID_CONTINUE_FRACTION = 0.1;
 
-
 export class TrackTimeline {
   readonly track: 'audio' | 'video';
   private lastRaw: number | null = null;
@@ -116,14 +115,17 @@ export class TrackTimeline {
     }
     let kind: RepairKind;
     if (d === 0) kind = RepairKind.TS_REPEAT;
-    else if (d < 0) kind = raw < RESTART_NEAR_ZERO_MS && -d > RESTART_NEAR_ZERO_MS ? RepairKind.TS_RESTART : RepairKind.TS_BACKWARDS;
+    else if (d < 0)
+      kind = raw < RESTART_NEAR_ZERO_MS && -d > RESTART_NEAR_ZERO_MS ? RepairKind.TS_RESTART : RepairKind.TS_BACKWARDS;
     else if (d > this.jumpThresholdMs) kind = RepairKind.TS_JUMP;
     else kind = RepairKind.TS_BACKWARDS; // a regular step from a stray stamp, but behind the output
     // The other track saw the same discontinuity a moment ago: map this one alike (lip sync).
     const shared = this.shifts?.lookup(this.track, this.lastOutMs);
     const sharedOut = shared === undefined ? null : raw + shared;
     const out =
-      sharedOut !== null && sharedOut > this.lastOutMs && sharedOut - this.lastOutMs <= this.jumpThresholdMs ? sharedOut : this.lastOutMs + this.frameMs;
+      sharedOut !== null && sharedOut > this.lastOutMs && sharedOut - this.lastOutMs <= this.jumpThresholdMs
+        ? sharedOut
+        : this.lastOutMs + this.frameMs;
     onRepair({ kind, track: this.track, atMs: raw, amount: Math.round(out - this.lastOutMs - d) });
     this.lastRaw = raw;
     this.lastOutMs = out;
@@ -156,7 +158,10 @@ export class TrackTimeline {
 export class ClockShifts {
   /** A shift is offered to the other track while its output is within this of where it was made, in ms. */
   static readonly WINDOW_MS = 2000;
-  private readonly offered: Record<'audio' | 'video', { mapping: number; atOutMs: number } | null> = { audio: null, video: null };
+  private readonly offered: Record<'audio' | 'video', { mapping: number; atOutMs: number } | null> = {
+    audio: null,
+    video: null,
+  };
 
   /** `mapping` = output ms - input ms from `atOutMs` on, for `track`. */
   publish(track: 'audio' | 'video', mapping: number, atOutMs: number): void {
@@ -326,7 +331,6 @@ export class VideoCadence {
     this.lastSnappedMs = result;
     return result;
   }
-
 }
 
 /**

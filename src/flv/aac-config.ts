@@ -6,7 +6,9 @@ import { BitReader } from './bit-reader.js';
 import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
 
 /** §1.6.3.4 Table 1.18: samplingFrequencyIndex -> Hz (index 15 means an explicit 24-bit rate). */
-export const SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350] as const;
+export const SAMPLE_RATES = [
+  96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+] as const;
 /** §1.6.2.1: objectType 31 escapes to 32 + 6 more bits. */
 const OBJECT_TYPE_ESCAPE = 31;
 /** §1.6.2.1: samplingFrequencyIndex 15 is followed by the rate itself. */
@@ -49,7 +51,7 @@ export function parseAudioSpecificConfig(buf: Buffer): AacConfig {
   const r = new BitReader(buf);
   let objectType = readObjectType(r);
   if (objectType === 0) throw configError('audioObjectType 0');
-  let { index: sampleRateIndex, rate: sampleRate } = readRate(r);
+  const { index: sampleRateIndex, rate: sampleRate } = readRate(r);
   const channelConfig = r.u(4);
   let extensionObjectType: number | null = null;
   let extensionSampleRate: number | null = null;
@@ -63,11 +65,24 @@ export function parseAudioSpecificConfig(buf: Buffer): AacConfig {
   if ([1, 2, 3, 4, 6, 7, 17, 19, 20, 21, 22, 23].includes(objectType) && r.bitsLeft >= 1) {
     frameLengthSamples = r.flag() ? 960 : 1024;
   }
-  return { objectType, sampleRateIndex, sampleRate, channelConfig, frameLengthSamples, extensionObjectType, extensionSampleRate };
+  return {
+    objectType,
+    sampleRateIndex,
+    sampleRate,
+    channelConfig,
+    frameLengthSamples,
+    extensionObjectType,
+    extensionSampleRate,
+  };
 }
 
 /** The 2-byte AudioSpecificConfig (object type < 31, a table sample rate). */
-export function buildAudioSpecificConfig(opts: { objectType: number; sampleRate?: number; sampleRateIndex?: number; channelConfig: number }): Buffer {
+export function buildAudioSpecificConfig(opts: {
+  objectType: number;
+  sampleRate?: number;
+  sampleRateIndex?: number;
+  channelConfig: number;
+}): Buffer {
   const index = opts.sampleRateIndex ?? SAMPLE_RATES.indexOf((opts.sampleRate ?? -1) as (typeof SAMPLE_RATES)[number]);
   if (index < 0 || index > 12) throw configError(`sample rate ${opts.sampleRate} has no index`);
   if (opts.objectType < 1 || opts.objectType >= OBJECT_TYPE_ESCAPE) throw configError(`objectType ${opts.objectType}`);
@@ -82,5 +97,8 @@ export function buildAudioSpecificConfig(opts: { objectType: number; sampleRate?
 export function aacProfileName(objectType: number, extensionObjectType: number | null = null): string {
   if (extensionObjectType === OBJECT_TYPE_PS) return 'HE-AACv2';
   if (extensionObjectType === OBJECT_TYPE_SBR) return 'HE-AAC';
-  return { 1: 'Main', 2: 'LC', 3: 'SSR', 4: 'LTP', 5: 'HE-AAC', 29: 'HE-AACv2', 23: 'LD', 39: 'ELD' }[objectType] ?? `object type ${objectType}`;
+  return (
+    { 1: 'Main', 2: 'LC', 3: 'SSR', 4: 'LTP', 5: 'HE-AAC', 29: 'HE-AACv2', 23: 'LD', 39: 'ELD' }[objectType] ??
+    `object type ${objectType}`
+  );
 }

@@ -27,7 +27,11 @@ export interface AdtsHeader {
 
 /** Whether the data starts with an ADTS syncword (and layer 0). */
 export function isAdts(data: Buffer): boolean {
-  return data.length >= HEADER_BYTES && (((data[0] as number) << 4) | ((data[1] as number) >> 4)) === SYNC && ((data[1] as number) & 0x06) === 0;
+  return (
+    data.length >= HEADER_BYTES &&
+    (((data[0] as number) << 4) | ((data[1] as number) >> 4)) === SYNC &&
+    ((data[1] as number) & 0x06) === 0
+  );
 }
 
 export function parseAdtsHeader(data: Buffer): AdtsHeader {
@@ -39,8 +43,10 @@ export function parseAdtsHeader(data: Buffer): AdtsHeader {
   const frameLengthBytes = ((b3 & 3) << 11) | ((data[4] as number) << 3) | ((data[5] as number) >> 5);
   const headerBytes = protectionAbsent ? HEADER_BYTES : HEADER_BYTES_CRC;
   const sampleRateIndex = (b2 >> 2) & 0x0f;
-  if (sampleRateIndex > 12) throw new MediaFormatError(MediaFormatErrorCode.ADTS, `sampling_frequency_index ${sampleRateIndex}`);
-  if (frameLengthBytes < headerBytes) throw new MediaFormatError(MediaFormatErrorCode.ADTS, `frame_length ${frameLengthBytes}`);
+  if (sampleRateIndex > 12)
+    throw new MediaFormatError(MediaFormatErrorCode.ADTS, `sampling_frequency_index ${sampleRateIndex}`);
+  if (frameLengthBytes < headerBytes)
+    throw new MediaFormatError(MediaFormatErrorCode.ADTS, `frame_length ${frameLengthBytes}`);
   return {
     mpegVersion: (b1 & 0x08) !== 0 ? 2 : 4,
     protectionAbsent,
@@ -61,7 +67,10 @@ export function stripAdts(data: Buffer): { header: AdtsHeader; payload: Buffer; 
   while (pos < data.length) {
     const header = parseAdtsHeader(data.subarray(pos));
     if (pos + header.frameLengthBytes > data.length) {
-      throw new MediaFormatError(MediaFormatErrorCode.ADTS, `ADTS frame of ${header.frameLengthBytes} bytes overruns ${data.length - pos}`);
+      throw new MediaFormatError(
+        MediaFormatErrorCode.ADTS,
+        `ADTS frame of ${header.frameLengthBytes} bytes overruns ${data.length - pos}`,
+      );
     }
     first ??= header;
     payloads.push(data.subarray(pos + header.headerBytes, pos + header.frameLengthBytes));
@@ -73,5 +82,9 @@ export function stripAdts(data: Buffer): { header: AdtsHeader; payload: Buffer; 
 
 /** The AudioSpecificConfig an ADTS header implies. */
 export function adtsToAudioSpecificConfig(header: AdtsHeader): Buffer {
-  return buildAudioSpecificConfig({ objectType: header.objectType, sampleRateIndex: header.sampleRateIndex, channelConfig: header.channelConfig });
+  return buildAudioSpecificConfig({
+    objectType: header.objectType,
+    sampleRateIndex: header.sampleRateIndex,
+    channelConfig: header.channelConfig,
+  });
 }

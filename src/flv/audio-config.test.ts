@@ -6,8 +6,18 @@ import { randomBytes } from '../../test/support/split.js';
 
 describe('AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1)', () => {
   it('parses AAC-LC 44.1 kHz stereo (12 10) and 48 kHz mono (11 88)', () => {
-    expect(parseAudioSpecificConfig(Buffer.from('1210', 'hex'))).toMatchObject({ objectType: 2, sampleRate: 44100, sampleRateIndex: 4, channelConfig: 2, frameLengthSamples: 1024 });
-    expect(parseAudioSpecificConfig(Buffer.from('1188', 'hex'))).toMatchObject({ objectType: 2, sampleRate: 48000, channelConfig: 1 });
+    expect(parseAudioSpecificConfig(Buffer.from('1210', 'hex'))).toMatchObject({
+      objectType: 2,
+      sampleRate: 44100,
+      sampleRateIndex: 4,
+      channelConfig: 2,
+      frameLengthSamples: 1024,
+    });
+    expect(parseAudioSpecificConfig(Buffer.from('1188', 'hex'))).toMatchObject({
+      objectType: 2,
+      sampleRate: 48000,
+      channelConfig: 1,
+    });
     expect(aacProfileName(2)).toBe('LC');
   });
 
@@ -45,7 +55,15 @@ describe('ADTS (ISO/IEC 14496-3 §1.A.2)', () => {
 
   it('parses the header and strips it', () => {
     expect(isAdts(frame)).toBe(true);
-    expect(parseAdtsHeader(frame)).toMatchObject({ mpegVersion: 4, protectionAbsent: true, objectType: 2, sampleRateIndex: 4, channelConfig: 2, frameLengthBytes: 17, headerBytes: 7 });
+    expect(parseAdtsHeader(frame)).toMatchObject({
+      mpegVersion: 4,
+      protectionAbsent: true,
+      objectType: 2,
+      sampleRateIndex: 4,
+      channelConfig: 2,
+      frameLengthBytes: 17,
+      headerBytes: 7,
+    });
     const stripped = stripAdts(Buffer.concat([frame, frame]));
     expect(stripped.frames).toBe(2);
     expect(stripped.payload.toString('hex')).toBe(payload.toString('hex'));

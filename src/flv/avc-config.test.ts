@@ -9,9 +9,11 @@ import { testEncode } from '../../test/support/media.js';
 import { randomBytes } from '../../test/support/split.js';
 
 describe('AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1)', () => {
-  it('parses ffmpeg\'s record and rebuilds it from its SPS/PPS', async () => {
+  it("parses ffmpeg's record and rebuilds it from its SPS/PPS", async () => {
     const flv = readFlv(readFileSync(await testEncode()));
-    const header = flv.tags.map((t) => (t.tagType === 9 ? parseVideoTagBody(t.data) : null)).find((b) => b?.packetKind === 'sequence-header');
+    const header = flv.tags
+      .map((t) => (t.tagType === 9 ? parseVideoTagBody(t.data) : null))
+      .find((b) => b?.packetKind === 'sequence-header');
     const record = header!.data;
     const config = parseAvcConfig(record);
     expect(config).toMatchObject({ nalLengthSize: 4, profileIdc: 100 });
@@ -22,7 +24,12 @@ describe('AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1)', () => {
     // (FFmpeg 4.1) omit it, others (FFmpeg 5.1) write it. We always write it, so the
     // expectation follows the input record: the same bytes, plus the extension if it had none.
     const sps = parseSps(config.sps[0]!);
-    const extension = { chromaFormat: sps.chromaFormatIdc, bitDepthLuma: sps.bitDepthLuma, bitDepthChroma: sps.bitDepthChroma, spsExt: [] };
+    const extension = {
+      chromaFormat: sps.chromaFormatIdc,
+      bitDepthLuma: sps.bitDepthLuma,
+      bitDepthChroma: sps.bitDepthChroma,
+      spsExt: [],
+    };
     const built = buildAvcConfig({ sps: config.sps, pps: config.pps });
     if (config.ext !== null) {
       expect(config.ext).toEqual(extension);

@@ -36,7 +36,8 @@ export function parseAvcConfig(buf: Buffer): AvcConfig {
       if (pos + 2 > buf.length) throw configError('parameter set length cut');
       const length = buf.readUInt16BE(pos);
       pos += 2;
-      if (length === 0 || pos + length > buf.length) throw configError(`parameter set of ${length} bytes overruns the record`);
+      if (length === 0 || pos + length > buf.length)
+        throw configError(`parameter set of ${length} bytes overruns the record`);
       list.push(buf.subarray(pos, pos + length));
       pos += length;
     }

@@ -31,7 +31,9 @@ describe('BitReader (H.264 §9.1 exp-Golomb)', () => {
   });
 
   it('removes emulation prevention bytes, and returns the same buffer when there are none', () => {
-    expect(nalToRbsp(Buffer.from('6700000301000003020000030300', 'hex')).toString('hex')).toBe('670000010000020000030300'.replace('030300', '0300'));
+    expect(nalToRbsp(Buffer.from('6700000301000003020000030300', 'hex')).toString('hex')).toBe(
+      '670000010000020000030300'.replace('030300', '0300'),
+    );
     const plain = Buffer.from('674d401f', 'hex');
     expect(nalToRbsp(plain)).toBe(plain);
   });

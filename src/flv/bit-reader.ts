@@ -72,7 +72,10 @@ export class BitReader {
 
   private need(bits: number): void {
     if (bits > this.bitsLeft) {
-      throw new MediaFormatError(MediaFormatErrorCode.H264_BITSTREAM, `bitstream ends: ${bits} bits wanted, ${this.bitsLeft} left`);
+      throw new MediaFormatError(
+        MediaFormatErrorCode.H264_BITSTREAM,
+        `bitstream ends: ${bits} bits wanted, ${this.bitsLeft} left`,
+      );
     }
   }
 

@@ -8,11 +8,20 @@ describe('BitWriter (H.264 §9.1, §7.4.1)', () => {
   it('writes ue(v)/se(v)/u(n) that BitReader reads back', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(
-          fc.record({ kind: fc.constant('ue' as const), v: fc.integer({ min: 0, max: 2 ** 31 - 2 }) }),
-          fc.record({ kind: fc.constant('se' as const), v: fc.integer({ min: -(2 ** 30), max: 2 ** 30 }) }),
-          fc.integer({ min: 1, max: 32 }).chain((bits) => fc.record({ kind: fc.constant('u' as const), bits: fc.constant(bits), v: fc.integer({ min: 0, max: 2 ** bits - 1 }) })),
-        ), { maxLength: 50 }),
+        fc.array(
+          fc.oneof(
+            fc.record({ kind: fc.constant('ue' as const), v: fc.integer({ min: 0, max: 2 ** 31 - 2 }) }),
+            fc.record({ kind: fc.constant('se' as const), v: fc.integer({ min: -(2 ** 30), max: 2 ** 30 }) }),
+            fc.integer({ min: 1, max: 32 }).chain((bits) =>
+              fc.record({
+                kind: fc.constant('u' as const),
+                bits: fc.constant(bits),
+                v: fc.integer({ min: 0, max: 2 ** bits - 1 }),
+              }),
+            ),
+          ),
+          { maxLength: 50 },
+        ),
         (items) => {
           const w = new BitWriter(1);
           for (const it of items) {
@@ -32,21 +41,27 @@ describe('BitWriter (H.264 §9.1, §7.4.1)', () => {
 
   it('copyBits copies any bit range at any write offset', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.integer({ min: 0, max: 7 }), fc.nat(), fc.nat(), (bytes, lead, a, b) => {
-        const src = Buffer.from(bytes);
-        const total = src.length * 8;
-        const start = a % total;
-        const end = start + (b % (total - start + 1));
-        const w = new BitWriter(1);
-        w.u(lead, 0);
-        w.copyBits(src, start, end);
-        expect(w.bitLength).toBe(lead + end - start);
-        const r = new BitReader(w.toBuffer());
-        r.skip(lead);
-        const src2 = new BitReader(src);
-        src2.skip(start);
-        for (let i = start; i < end; i++) expect(r.u(1)).toBe(src2.u(1));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 64 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.nat(),
+        fc.nat(),
+        (bytes, lead, a, b) => {
+          const src = Buffer.from(bytes);
+          const total = src.length * 8;
+          const start = a % total;
+          const end = start + (b % (total - start + 1));
+          const w = new BitWriter(1);
+          w.u(lead, 0);
+          w.copyBits(src, start, end);
+          expect(w.bitLength).toBe(lead + end - start);
+          const r = new BitReader(w.toBuffer());
+          r.skip(lead);
+          const src2 = new BitReader(src);
+          src2.skip(start);
+          for (let i = start; i < end; i++) expect(r.u(1)).toBe(src2.u(1));
+        },
+      ),
     );
   });
 

@@ -200,7 +200,11 @@ describe('FlvReader', () => {
   });
 
   it('skips but keeps the bytes between the header and DataOffset, and PreviousTagSize0', () => {
-    const padded = rawFile(raw.slice(0, 3), { padding: Buffer.from('deadbeef00', 'hex'), previousTagSize0: 7, flags: 0xfd });
+    const padded = rawFile(raw.slice(0, 3), {
+      padding: Buffer.from('deadbeef00', 'hex'),
+      previousTagSize0: 7,
+      flags: 0xfd,
+    });
     for (const split of splits(padded.bytes)) {
       const { header, tags } = parsePieces(split.pieces);
       expect(header?.dataOffset).toBe(14);
@@ -277,7 +281,8 @@ describe('FlvReader', () => {
       for (let n = 0; n < 200; n++) {
         const cut = Math.floor(rnd() * (file.bytes.length + 1));
         const bytes = file.bytes.subarray(0, cut);
-        const pieceSets = cut < 4000 ? [piecesOf(bytes, 1), randomPieces(bytes, n, 50)] : [randomPieces(bytes, n, 3000)];
+        const pieceSets =
+          cut < 4000 ? [piecesOf(bytes, 1), randomPieces(bytes, n, 50)] : [randomPieces(bytes, n, 3000)];
         for (const pieces of pieceSets) {
           const reader = new FlvReader({ onTag: () => {} });
           for (const p of pieces) reader.push(p);
@@ -341,7 +346,7 @@ describe('FlvReader', () => {
       const header = file.bytes.subarray(0, 13);
       const codes = new Set<string>();
       for (let seed = 1; seed <= 300; seed++) {
-        const garbage = randomBytes(1 + (seed * 97) % 5000, seed);
+        const garbage = randomBytes(1 + ((seed * 97) % 5000), seed);
         // Half the inputs start with a valid header so the tag layer sees the garbage.
         const input = seed % 2 === 0 ? Buffer.concat([header, garbage]) : garbage;
         const limits = seed % 3 === 0 ? { maxTagBytes: 1 } : seed % 3 === 1 ? { maxTagBytes: 4000 } : undefined;
@@ -382,7 +387,13 @@ describe('FlvReader', () => {
 
     it('reads every tag, in 1460-byte and random pieces too', () => {
       const whole = readFlv(bytes);
-      expect(whole.header).toMatchObject({ version: 1, hasAudio: true, hasVideo: true, dataOffset: 9, previousTagSize0: 0 });
+      expect(whole.header).toMatchObject({
+        version: 1,
+        hasAudio: true,
+        hasVideo: true,
+        dataOffset: 9,
+        previousTagSize0: 0,
+      });
       expect(whole.tags.length).toBeGreaterThan(700);
       expect(whole.tags[0]?.tagType).toBe(18);
       for (const t of whole.tags) {

@@ -183,7 +183,9 @@ export class FlvReader {
           throw this.truncated(`file of ${this.totalBytes} bytes ends inside the ${FLV_HEADER_BYTES}-byte FLV header`);
         case State.PREAMBLE:
           if (q.length !== this.dataOffset - FLV_HEADER_BYTES) {
-            throw this.truncated(`file ends before the end of the header (DataOffset ${this.dataOffset}) and PreviousTagSize0`);
+            throw this.truncated(
+              `file ends before the end of the header (DataOffset ${this.dataOffset}) and PreviousTagSize0`,
+            );
           }
           this.emitHeader(q.length === 0 ? EMPTY : Buffer.from(q.take(q.length)), PREVIOUS_TAG_SIZE_ABSENT);
           return;
@@ -198,7 +200,9 @@ export class FlvReader {
           );
         case State.TAG_TRAILER:
           if (q.length !== 0) {
-            throw this.truncated(`file ends ${q.length} bytes into the PreviousTagSize of the tag at offset ${this.tagOffset}`);
+            throw this.truncated(
+              `file ends ${q.length} bytes into the PreviousTagSize of the tag at offset ${this.tagOffset}`,
+            );
           }
           this.emitTag(PREVIOUS_TAG_SIZE_ABSENT);
           return;

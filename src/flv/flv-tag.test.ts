@@ -61,23 +61,48 @@ describe('legacy AVC video', () => {
       expect(v.frameType).toBe(2);
       expect(v.data.equals(nalus)).toBe(true);
     }
-    expect(buildAvcVideoTagBody({ frameType: 1, packetType: 1, compositionTimeMs: -33, data: nalus }).subarray(0, 5).toString('hex')).toBe(
-      '1701ffffdf',
-    );
-    expect(() => buildAvcVideoTagBody({ frameType: 1, packetType: 1, compositionTimeMs: 0x800000, data: nalus })).toThrow(RangeError);
-    expect(() => buildAvcVideoTagBody({ frameType: 1, packetType: 1, compositionTimeMs: -0x800001, data: nalus })).toThrow(RangeError);
+    expect(
+      buildAvcVideoTagBody({ frameType: 1, packetType: 1, compositionTimeMs: -33, data: nalus })
+        .subarray(0, 5)
+        .toString('hex'),
+    ).toBe('1701ffffdf');
+    expect(() =>
+      buildAvcVideoTagBody({ frameType: 1, packetType: 1, compositionTimeMs: 0x800000, data: nalus }),
+    ).toThrow(RangeError);
+    expect(() =>
+      buildAvcVideoTagBody({ frameType: 1, packetType: 1, compositionTimeMs: -0x800001, data: nalus }),
+    ).toThrow(RangeError);
   });
 
   it('parses end of sequence, other legacy codecs and command frames', () => {
-    expect(parseVideoTagBody(hex('1702000000'))).toMatchObject({ packetKind: 'end-of-sequence', data: Buffer.alloc(0) });
+    expect(parseVideoTagBody(hex('1702000000'))).toMatchObject({
+      packetKind: 'end-of-sequence',
+      data: Buffer.alloc(0),
+    });
     expect(parseVideoTagBody(hex('1705000000'))).toMatchObject({ packetKind: 'unknown', packetType: 5 });
     const vp6 = parseVideoTagBody(hex('24 00 aabb'));
-    expect(vp6).toMatchObject({ codec: 'vp6', codecId: 4, frameType: 2, packetKind: 'coded-frames', headerBytes: 1, packetType: null });
+    expect(vp6).toMatchObject({
+      codec: 'vp6',
+      codecId: 4,
+      frameType: 2,
+      packetKind: 'coded-frames',
+      headerBytes: 1,
+      packetType: null,
+    });
     expect(vp6.data.toString('hex')).toBe('00aabb');
     expect(parseVideoTagBody(hex('12 0102')).codec).toBe('h263');
     expect(parseVideoTagBody(hex('1f')).codec).toBe('codec-15');
-    expect(parseVideoTagBody(hex('1c 01 000010 aa'))).toMatchObject({ codec: 'hevc-legacy', compositionTimeMs: 16, headerBytes: 5 });
-    expect(parseVideoTagBody(hex('57 01'))).toMatchObject({ frameType: 5, packetKind: 'command', videoCommand: 1, headerBytes: 2 });
+    expect(parseVideoTagBody(hex('1c 01 000010 aa'))).toMatchObject({
+      codec: 'hevc-legacy',
+      compositionTimeMs: 16,
+      headerBytes: 5,
+    });
+    expect(parseVideoTagBody(hex('57 01'))).toMatchObject({
+      frameType: 5,
+      packetKind: 'command',
+      videoCommand: 1,
+      headerBytes: 2,
+    });
   });
 
   it('throws FLV_TAG for bodies too short for their header', () => {
@@ -104,7 +129,9 @@ describe('enhanced RTMP video', () => {
       headerBytes: 5,
     });
     expect(seq.data.equals(hvcc)).toBe(true);
-    const frame = parseVideoTagBody(Buffer.concat([hex('91'), Buffer.from('hvc1'), hex('ffffbf'), hex('0000000a 2601')]));
+    const frame = parseVideoTagBody(
+      Buffer.concat([hex('91'), Buffer.from('hvc1'), hex('ffffbf'), hex('0000000a 2601')]),
+    );
     expect(frame).toMatchObject({ packetKind: 'coded-frames', packetType: 1, compositionTimeMs: -65, headerBytes: 8 });
     expect(frame.data.toString('hex')).toBe('0000000a2601');
     tagError(() => parseVideoTagBody(Buffer.concat([hex('91'), Buffer.from('hvc1'), hex('ff')])));
@@ -112,7 +139,14 @@ describe('enhanced RTMP video', () => {
 
   it('parses CodedFramesX without composition time', () => {
     const x = parseVideoTagBody(Buffer.concat([hex('a3'), Buffer.from('hvc1'), hex('0000000a 0201')]));
-    expect(x).toMatchObject({ frameType: 2, codec: 'hvc1', packetKind: 'coded-frames', packetType: 3, compositionTimeMs: 0, headerBytes: 5 });
+    expect(x).toMatchObject({
+      frameType: 2,
+      codec: 'hvc1',
+      packetKind: 'coded-frames',
+      packetType: 3,
+      compositionTimeMs: 0,
+      headerBytes: 5,
+    });
     expect(x.data.toString('hex')).toBe('0000000a0201');
   });
 
@@ -121,14 +155,25 @@ describe('enhanced RTMP video', () => {
     expect(seq).toMatchObject({ codec: 'av01', packetKind: 'sequence-header', headerBytes: 5 });
     expect(seq.data.equals(av1c)).toBe(true);
     const frame = parseVideoTagBody(Buffer.concat([hex('a1'), Buffer.from('av01'), hex('12000a0b')]));
-    expect(frame).toMatchObject({ frameType: 2, codec: 'av01', packetKind: 'coded-frames', compositionTimeMs: 0, headerBytes: 5 });
+    expect(frame).toMatchObject({
+      frameType: 2,
+      codec: 'av01',
+      packetKind: 'coded-frames',
+      compositionTimeMs: 0,
+      headerBytes: 5,
+    });
     expect(frame.data.toString('hex')).toBe('12000a0b');
-    expect(parseVideoTagBody(Buffer.concat([hex('95'), Buffer.from('av01'), hex('80')])).packetKind).toBe('mpeg2ts-sequence-start');
+    expect(parseVideoTagBody(Buffer.concat([hex('95'), Buffer.from('av01'), hex('80')])).packetKind).toBe(
+      'mpeg2ts-sequence-start',
+    );
     expect(parseVideoTagBody(Buffer.concat([hex('a1'), Buffer.from('vp09'), hex('83')])).codec).toBe('vp09');
   });
 
   it('parses SequenceEnd, Metadata and unknown packet types', () => {
-    expect(parseVideoTagBody(Buffer.concat([hex('92'), Buffer.from('avc1')]))).toMatchObject({ packetKind: 'end-of-sequence', headerBytes: 5 });
+    expect(parseVideoTagBody(Buffer.concat([hex('92'), Buffer.from('avc1')]))).toMatchObject({
+      packetKind: 'end-of-sequence',
+      headerBytes: 5,
+    });
     const meta = encodeAmf0('colorInfo', { colorConfig: { bitDepth: 10 } });
     const m = parseVideoTagBody(Buffer.concat([hex('d4'), Buffer.from('hvc1'), meta])); // frame type 5 is ignored for Metadata
     expect(m).toMatchObject({ packetKind: 'metadata', codec: 'hvc1', videoCommand: null });
@@ -140,11 +185,24 @@ describe('enhanced RTMP video', () => {
     // ModEx: size-1 = 2 (3 bytes of TimestampOffsetNano), then ModExType 0 | CodedFrames.
     const body = Buffer.concat([hex('97 02 0f4240 01'), Buffer.from('hvc1'), hex('000021'), hex('aabb')]);
     const v = parseVideoTagBody(body);
-    expect(v).toMatchObject({ frameType: 1, codec: 'hvc1', packetKind: 'coded-frames', packetType: 1, compositionTimeMs: 33, headerBytes: 13 });
+    expect(v).toMatchObject({
+      frameType: 1,
+      codec: 'hvc1',
+      packetKind: 'coded-frames',
+      packetType: 1,
+      compositionTimeMs: 33,
+      headerBytes: 13,
+    });
     expect(v.data.toString('hex')).toBe('aabb');
     expect(classifyVideo(body)).toMatchObject({ codec: 'hvc1', isKeyframe: true });
     // Two prefixes, the second with a 16-bit size (UI8 255, UI16 299 -> 300 bytes).
-    const long = Buffer.concat([hex('97 00 aa 07 ff 012b'), Buffer.alloc(300, 1), hex('03'), Buffer.from('av01'), hex('55')]);
+    const long = Buffer.concat([
+      hex('97 00 aa 07 ff 012b'),
+      Buffer.alloc(300, 1),
+      hex('03'),
+      Buffer.from('av01'),
+      hex('55'),
+    ]);
     const l = parseVideoTagBody(long);
     expect(l).toMatchObject({ codec: 'av01', packetKind: 'coded-frames', packetType: 3, headerBytes: long.length - 1 });
     expect(l.data.toString('hex')).toBe('55');
@@ -153,12 +211,29 @@ describe('enhanced RTMP video', () => {
   });
 
   it('parses command frames (no FourCC) and multitrack headers', () => {
-    expect(parseVideoTagBody(hex('d1 00'))).toMatchObject({ frameType: 5, packetKind: 'command', videoCommand: 0, fourCc: null, headerBytes: 2 });
+    expect(parseVideoTagBody(hex('d1 00'))).toMatchObject({
+      frameType: 5,
+      packetKind: 'command',
+      videoCommand: 0,
+      fourCc: null,
+      headerBytes: 2,
+    });
     const one = parseVideoTagBody(Buffer.concat([hex('96 01'), Buffer.from('av01'), hex('00 1234')]));
-    expect(one).toMatchObject({ packetKind: 'multitrack', codec: 'av01', multitrack: { multitrackType: 0, packetType: 1 }, headerBytes: 6 });
+    expect(one).toMatchObject({
+      packetKind: 'multitrack',
+      codec: 'av01',
+      multitrack: { multitrackType: 0, packetType: 1 },
+      headerBytes: 6,
+    });
     expect(one.data.toString('hex')).toBe('001234');
     const many = parseVideoTagBody(hex('96 21 ' + ascii('hvc1') + '00 000003 abcdef'));
-    expect(many).toMatchObject({ packetKind: 'multitrack', codec: 'multitrack', fourCc: null, multitrack: { multitrackType: 2, packetType: 1 }, headerBytes: 2 });
+    expect(many).toMatchObject({
+      packetKind: 'multitrack',
+      codec: 'multitrack',
+      fourCc: null,
+      multitrack: { multitrackType: 2, packetType: 1 },
+      headerBytes: 2,
+    });
   });
 
   it('throws FLV_TAG for a missing FourCC', () => {
@@ -188,7 +263,12 @@ describe('audio', () => {
     const raw = buildAacAudioTagBody({ packetType: 1, data: hex('211b') });
     expect(raw.toString('hex')).toBe('af01211b');
     // A mono tag byte (some Android muxers) parses as sent; rinse never writes one.
-    expect(parseAudioTagBody(hex('ae01211b'))).toMatchObject({ aacPacketType: 1, isSequenceHeader: false, stereo: false, data: hex('211b') });
+    expect(parseAudioTagBody(hex('ae01211b'))).toMatchObject({
+      aacPacketType: 1,
+      isSequenceHeader: false,
+      stereo: false,
+      data: hex('211b'),
+    });
     expect(parseAudioTagBody(hex('af05'))).toMatchObject({ aacPacketType: null, isSequenceHeader: false });
     tagError(() => parseAudioTagBody(hex('af')));
     tagError(() => parseAudioTagBody(Buffer.alloc(0)));
@@ -222,7 +302,14 @@ describe('audio', () => {
 
   it('parses enhanced audio (SoundFormat 9) with FourCC, ModEx and multitrack', () => {
     const opus = parseAudioTagBody(Buffer.concat([hex('90'), Buffer.from('Opus'), hex('4f707573')]));
-    expect(opus).toMatchObject({ enhanced: true, codec: 'Opus', fourCc: 'Opus', audioPacketType: 0, isSequenceHeader: true, headerBytes: 5 });
+    expect(opus).toMatchObject({
+      enhanced: true,
+      codec: 'Opus',
+      fourCc: 'Opus',
+      audioPacketType: 0,
+      isSequenceHeader: true,
+      headerBytes: 5,
+    });
     const frame = parseAudioTagBody(Buffer.concat([hex('97 02 000001 01'), Buffer.from('mp4a'), hex('2100')]));
     expect(frame).toMatchObject({ codec: 'mp4a', audioPacketType: 1, isSequenceHeader: false, headerBytes: 10 });
     expect(frame.data.toString('hex')).toBe('2100');
@@ -234,7 +321,10 @@ describe('audio', () => {
 
 describe('script data', () => {
   it('parses a name and its value, and flattens metadata fields', () => {
-    const body = encodeAmf0('onMetaData', new Amf0EcmaArray({ width: 640, stereo: true, encoder: 'x', nested: { a: 1 }, n: null }));
+    const body = encodeAmf0(
+      'onMetaData',
+      new Amf0EcmaArray({ width: 640, stereo: true, encoder: 'x', nested: { a: 1 }, n: null }),
+    );
     const s = parseScriptTagBody(body);
     expect(s.name).toBe('onMetaData');
     expect(s.value).toBeInstanceOf(Amf0EcmaArray);

@@ -179,7 +179,12 @@ function tooShort(what: string, body: Buffer, need: number): MediaFormatError {
  * the UI8 is 255), the data, then a byte with ModExType (high nibble) and the next
  * packet type (low nibble). Returns the final packet type and the offset after it.
  */
-function skipModEx(body: Buffer, packetType: number, offset: number, what: string): { packetType: number; offset: number } {
+function skipModEx(
+  body: Buffer,
+  packetType: number,
+  offset: number,
+  what: string,
+): { packetType: number; offset: number } {
   while (packetType === VideoPacketType.MOD_EX) {
     if (body.length < offset + 1) throw tooShort(what, body, offset + 1);
     let size = (body[offset] as number) + 1;

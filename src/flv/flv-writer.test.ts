@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFlv, type FlvTag } from './flv-reader.js';
-import { encodeFlv, encodeFlvHeader, encodeFlvTag, encodeFlvTags, FlvFileWriter, type FlvHeaderInit, type FlvTagInit } from './flv-writer.js';
+import {
+  encodeFlv,
+  encodeFlvHeader,
+  encodeFlvTag,
+  encodeFlvTags,
+  FlvFileWriter,
+  type FlvHeaderInit,
+  type FlvTagInit,
+} from './flv-writer.js';
 import { randomBytes, splits } from '../../test/support/split.js';
 import { FlvReader } from './flv-reader.js';
 import { testEncode } from '../../test/support/media.js';
@@ -48,12 +56,16 @@ describe('encodeFlvHeader', () => {
     expect(encodeFlvHeader({ hasAudio: true, hasVideo: true, dataOffset: 11 }).toString('hex')).toBe(
       '464c5601050000000b' + '0000' + '00000000',
     );
-    expect(encodeFlvHeader({ hasAudio: true, hasVideo: true, previousTagSize0: -1 }).toString('hex')).toBe('464c56010500000009');
+    expect(encodeFlvHeader({ hasAudio: true, hasVideo: true, previousTagSize0: -1 }).toString('hex')).toBe(
+      '464c56010500000009',
+    );
   });
 
   it('rejects inconsistent or out-of-range fields', () => {
     expect(() => encodeFlvHeader({ hasAudio: true, hasVideo: true, dataOffset: 8 })).toThrow(RangeError);
-    expect(() => encodeFlvHeader({ hasAudio: true, hasVideo: true, dataOffset: 12, headerPadding: Buffer.alloc(2) })).toThrow(RangeError);
+    expect(() =>
+      encodeFlvHeader({ hasAudio: true, hasVideo: true, dataOffset: 12, headerPadding: Buffer.alloc(2) }),
+    ).toThrow(RangeError);
     expect(() => encodeFlvHeader({ hasAudio: true, hasVideo: true, version: 256 })).toThrow(RangeError);
   });
 });
@@ -96,7 +108,9 @@ describe('encodeFlvTags', () => {
   });
 
   it('rejects a batch with one bad tag', () => {
-    expect(() => encodeFlvTags([...syntheticTags(), { tagType: 9, timestampMs: -1, data: Buffer.alloc(1) }])).toThrow(RangeError);
+    expect(() => encodeFlvTags([...syntheticTags(), { tagType: 9, timestampMs: -1, data: Buffer.alloc(1) }])).toThrow(
+      RangeError,
+    );
   });
 });
 
@@ -105,8 +119,7 @@ describe('round trip', () => {
     const header: FlvHeaderInit = { hasAudio: true, hasVideo: true };
     const tags = syntheticTags();
     const file = encodeFlv(header, tags);
-    const expectedSize =
-      13 + tags.reduce((n, t) => n + 11 + t.data.length + (t.previousTagSize === -1 ? 0 : 4), 0);
+    const expectedSize = 13 + tags.reduce((n, t) => n + 11 + t.data.length + (t.previousTagSize === -1 ? 0 : 4), 0);
     expect(file.length).toBe(expectedSize);
     const read = readFlv(file);
     expect(read.tags).toHaveLength(tags.length);
@@ -133,7 +146,13 @@ describe('round trip', () => {
       { name: 'plain', header: { hasAudio: true, hasVideo: true }, tags },
       {
         name: 'DataOffset > 9, reserved flags, PreviousTagSize0 != 0',
-        header: { hasAudio: true, hasVideo: false, flagsByte: 0x0c, headerPadding: randomBytes(23, 9), previousTagSize0: 99 },
+        header: {
+          hasAudio: true,
+          hasVideo: false,
+          flagsByte: 0x0c,
+          headerPadding: randomBytes(23, 9),
+          previousTagSize0: 99,
+        },
         tags: tags.slice(0, 5),
       },
       { name: 'no tags', header: { hasAudio: false, hasVideo: false }, tags: [] },

@@ -69,7 +69,8 @@ function layoutHeader(h: FlvHeaderInit): HeaderLayout {
   checkUint(version, 0xff, 'FLV version');
   const base = h.flagsByte ?? 0;
   checkUint(base, 0xff, 'FLV flags byte');
-  const flagsByte = (base & ~(FLV_FLAG_AUDIO | FLV_FLAG_VIDEO)) | (h.hasAudio ? FLV_FLAG_AUDIO : 0) | (h.hasVideo ? FLV_FLAG_VIDEO : 0);
+  const flagsByte =
+    (base & ~(FLV_FLAG_AUDIO | FLV_FLAG_VIDEO)) | (h.hasAudio ? FLV_FLAG_AUDIO : 0) | (h.hasVideo ? FLV_FLAG_VIDEO : 0);
   const padding = h.headerPadding !== undefined && h.headerPadding.length > 0 ? h.headerPadding : null;
   const dataOffset = h.dataOffset ?? FLV_HEADER_BYTES + (padding?.length ?? 0);
   checkUint(dataOffset, 0xffffffff, 'FLV DataOffset');

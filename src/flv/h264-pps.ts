@@ -30,7 +30,10 @@ export function parsePps(nal: Buffer): Pps {
   const ppsId = r.ue();
   const spsId = r.ue();
   if (ppsId > 255 || spsId > 31) {
-    throw new MediaFormatError(MediaFormatErrorCode.H264_PPS, `pic_parameter_set_id ${ppsId} / seq_parameter_set_id ${spsId} out of range`);
+    throw new MediaFormatError(
+      MediaFormatErrorCode.H264_PPS,
+      `pic_parameter_set_id ${ppsId} / seq_parameter_set_id ${spsId} out of range`,
+    );
   }
   const entropyCodingMode = r.flag();
   const bottomFieldPicOrderInFramePresent = r.flag();

@@ -39,7 +39,6 @@ function unsupported(message: string): MediaFormatError {
   return new MediaFormatError(MediaFormatErrorCode.H264_SLICE, message);
 }
 
-
 /** Rewrite one slice NAL unit (types 1 and 5) with the SPS and PPS it refers to. */
 export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewrite): Buffer {
   const nalHeader = nal[0] as number;
@@ -47,7 +46,8 @@ export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewri
   if (nal.length < 2 || (type !== NAL_SLICE && type !== NAL_IDR)) throw unsupported('not a slice NAL unit');
   if (change.demoteIdr && type !== NAL_IDR) throw unsupported('only an IDR slice can be demoted');
   if (pps.numSliceGroups > 1) throw unsupported('slice groups (FMO)');
-  if (change.frameNum < 0 || change.frameNum >= 2 ** sps.log2MaxFrameNum) throw unsupported(`frame_num ${change.frameNum} out of range`);
+  if (change.frameNum < 0 || change.frameNum >= 2 ** sps.log2MaxFrameNum)
+    throw unsupported(`frame_num ${change.frameNum} out of range`);
   const rbsp = nalToRbsp(nal.subarray(1));
   const r = new BitReader(rbsp);
   const w = new BitWriter(rbsp.length + 8);
@@ -89,7 +89,8 @@ export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewri
     w.copyBits(rbsp, r.bitPosition, rbsp.length * 8);
   } else {
     if (sliceType % 5 !== SLICE_TYPE_I) throw unsupported(`IDR slice of type ${sliceType} (not I)`);
-    if (pps.redundantPicCntPresent === null || pps.deblockingFilterControlPresent === null) throw unsupported('PPS not fully known');
+    if (pps.redundantPicCntPresent === null || pps.deblockingFilterControlPresent === null)
+      throw unsupported('PPS not fully known');
     if (pps.redundantPicCntPresent) copyUe(); // redundant_pic_cnt
     // An I slice has no direct_spatial_mv_pred, num_ref_idx_override, ref_pic_list_modification
     // or pred_weight_table. dec_ref_pic_marking (nal_ref_idc is never 0 for an IDR):

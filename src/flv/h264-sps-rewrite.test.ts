@@ -13,7 +13,12 @@ describe('raiseMaxNumRefFrames (H.264 §7.3.2.1.1, Table A-1)', () => {
     const after = parseSps(raised);
     expect(after.maxNumRefFrames).toBe(2);
     if (before.vui?.bitstreamRestriction) expect(after.vui?.maxDecFrameBuffering).toBe(2);
-    const strip = (s: ReturnType<typeof parseSps>): unknown => ({ ...s, maxNumRefFrames: 0, fieldBits: null, vui: s.vui && { ...s.vui, maxDecFrameBuffering: 0 } });
+    const strip = (s: ReturnType<typeof parseSps>): unknown => ({
+      ...s,
+      maxNumRefFrames: 0,
+      fieldBits: null,
+      vui: s.vui && { ...s.vui, maxDecFrameBuffering: 0 },
+    });
     expect(strip(after)).toEqual(strip(before));
   });
 

@@ -15,8 +15,26 @@ import { parseSps, type Sps } from './h264-sps.js';
 
 /** Table A-1: MaxDpbMbs by level_idc (level 1b as 9; 11 with constraint_set3 is also 1b). */
 const MAX_DPB_MBS: Record<number, number> = {
-  9: 396, 10: 396, 11: 900, 12: 2376, 13: 2376, 20: 2376, 21: 4752, 22: 8100, 30: 8100, 31: 18000, 32: 20480,
-  40: 32768, 41: 32768, 42: 34816, 50: 110400, 51: 184320, 52: 184320, 60: 696320, 61: 696320, 62: 696320,
+  9: 396,
+  10: 396,
+  11: 900,
+  12: 2376,
+  13: 2376,
+  20: 2376,
+  21: 4752,
+  22: 8100,
+  30: 8100,
+  31: 18000,
+  32: 20480,
+  40: 32768,
+  41: 32768,
+  42: 34816,
+  50: 110400,
+  51: 184320,
+  52: 184320,
+  60: 696320,
+  61: 696320,
+  62: 696320,
 };
 /** §A.3.1: a DPB never holds more than 16 frames. */
 const MAX_DPB_FRAMES_CAP = 16;
@@ -28,7 +46,6 @@ export function maxDpbFrames(sps: Sps): number | null {
   return Math.min(Math.floor(mbs / ((sps.codedWidth / 16) * (sps.codedHeight / 16))), MAX_DPB_FRAMES_CAP);
 }
 
-
 /**
  * The SPS with max_num_ref_frames raised to at least `minRefFrames`; the input itself when it
  * already is. Throws MediaFormatError when the level does not allow that many frames.
@@ -38,7 +55,10 @@ export function raiseMaxNumRefFrames(nal: Buffer, minRefFrames: number): Buffer 
   if (sps.maxNumRefFrames >= minRefFrames) return nal;
   const dpb = maxDpbFrames(sps);
   if (dpb === null || dpb < minRefFrames) {
-    throw new MediaFormatError(MediaFormatErrorCode.H264_SPS, `level ${sps.levelIdc} allows ${dpb ?? 'unknown'} reference frames at ${sps.codedWidth}x${sps.codedHeight}`);
+    throw new MediaFormatError(
+      MediaFormatErrorCode.H264_SPS,
+      `level ${sps.levelIdc} allows ${dpb ?? 'unknown'} reference frames at ${sps.codedWidth}x${sps.codedHeight}`,
+    );
   }
   const rbsp = nalToRbsp(nal.subarray(1));
   const w = new BitWriter(rbsp.length + 4);

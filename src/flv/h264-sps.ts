@@ -128,13 +128,37 @@ function parseVui(r: BitReader, bits: { maxDecFrameBuffering: [number, number] |
     bits.maxDecFrameBuffering = [start, r.bitPosition];
   }
   const fps = timingInfoPresent && numUnitsInTick > 0 ? timeScale / (2 * numUnitsInTick) : null;
-  return { aspectRatio, timingInfoPresent, numUnitsInTick, timeScale, fixedFrameRate, fps, bitstreamRestriction, maxNumReorderFrames, maxDecFrameBuffering };
+  return {
+    aspectRatio,
+    timingInfoPresent,
+    numUnitsInTick,
+    timeScale,
+    fixedFrameRate,
+    fps,
+    bitstreamRestriction,
+    maxNumReorderFrames,
+    maxDecFrameBuffering,
+  };
 }
 
 /** §E.2.1 Table E-1: sample aspect ratios by aspect_ratio_idc. */
 const SAR_TABLE: Record<number, [number, number]> = {
-  1: [1, 1], 2: [12, 11], 3: [10, 11], 4: [16, 11], 5: [40, 33], 6: [24, 11], 7: [20, 11], 8: [32, 11],
-  9: [80, 33], 10: [18, 11], 11: [15, 11], 12: [64, 33], 13: [160, 99], 14: [4, 3], 15: [3, 2], 16: [2, 1],
+  1: [1, 1],
+  2: [12, 11],
+  3: [10, 11],
+  4: [16, 11],
+  5: [40, 33],
+  6: [24, 11],
+  7: [20, 11],
+  8: [32, 11],
+  9: [80, 33],
+  10: [18, 11],
+  11: [15, 11],
+  12: [64, 33],
+  13: [160, 99],
+  14: [4, 3],
+  15: [3, 2],
+  16: [2, 1],
 };
 
 /** Parse an SPS NAL unit (with its 1-byte NAL header). Throws MediaFormatError. */
@@ -191,7 +215,8 @@ export function parseSps(nal: Buffer): Sps {
   const mbAdaptiveFrameField = frameMbsOnly ? false : r.flag();
   const direct8x8Inference = r.flag();
   const heightMbs = (frameMbsOnly ? 1 : 2) * heightMapUnits;
-  if (widthMbs > MAX_MBS_PER_SIDE || heightMbs > MAX_MBS_PER_SIDE) throw spsError(`picture of ${widthMbs}x${heightMbs} macroblocks`);
+  if (widthMbs > MAX_MBS_PER_SIDE || heightMbs > MAX_MBS_PER_SIDE)
+    throw spsError(`picture of ${widthMbs}x${heightMbs} macroblocks`);
   const crop = { left: 0, right: 0, top: 0, bottom: 0 };
   if (r.flag()) {
     // §7.4.2.1.1: crop units depend on chroma subsampling and field coding.
@@ -210,9 +235,29 @@ export function parseSps(nal: Buffer): Sps {
   if (width <= 0 || height <= 0) throw spsError(`cropping leaves ${width}x${height}`);
   const vui = r.flag() ? parseVui(r, fieldBits) : null;
   return {
-    profileIdc, constraintFlags, levelIdc, spsId, chromaFormatIdc, separateColourPlane, bitDepthLuma, bitDepthChroma,
-    log2MaxFrameNum, picOrderCntType, log2MaxPicOrderCntLsb, deltaPicOrderAlwaysZero, maxNumRefFrames, frameMbsOnly,
-    mbAdaptiveFrameField, direct8x8Inference, codedWidth, codedHeight, crop, width, height, vui, fieldBits,
+    profileIdc,
+    constraintFlags,
+    levelIdc,
+    spsId,
+    chromaFormatIdc,
+    separateColourPlane,
+    bitDepthLuma,
+    bitDepthChroma,
+    log2MaxFrameNum,
+    picOrderCntType,
+    log2MaxPicOrderCntLsb,
+    deltaPicOrderAlwaysZero,
+    maxNumRefFrames,
+    frameMbsOnly,
+    mbAdaptiveFrameField,
+    direct8x8Inference,
+    codedWidth,
+    codedHeight,
+    crop,
+    width,
+    height,
+    vui,
+    fieldBits,
   };
 }
 

@@ -21,7 +21,13 @@ export interface AudioTagKind {
   readonly isSequenceHeader: boolean;
 }
 
-const NONE_VIDEO: VideoTagKind = { codec: 'none', frameType: 0, isKeyframe: false, isSequenceHeader: false, enhanced: false };
+const NONE_VIDEO: VideoTagKind = {
+  codec: 'none',
+  frameType: 0,
+  isKeyframe: false,
+  isSequenceHeader: false,
+  enhanced: false,
+};
 const NONE_AUDIO: AudioTagKind = { codec: 'none', isSequenceHeader: false };
 
 export function classifyVideo(payload: Buffer): VideoTagKind {

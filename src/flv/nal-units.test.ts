@@ -18,13 +18,29 @@ describe('NAL unit framing', () => {
   });
 
   it('splits Annex B with 3- and 4-byte start codes and trailing zeros', () => {
-    const data = Buffer.concat([Buffer.from('00000001', 'hex'), SPS, Buffer.from('000001', 'hex'), PPS, Buffer.from('0000000001', 'hex'), IDR, Buffer.from('0000', 'hex')]);
+    const data = Buffer.concat([
+      Buffer.from('00000001', 'hex'),
+      SPS,
+      Buffer.from('000001', 'hex'),
+      PPS,
+      Buffer.from('0000000001', 'hex'),
+      IDR,
+      Buffer.from('0000', 'hex'),
+    ]);
     expect(hex(splitAnnexB(data))).toEqual(hex([SPS, PPS, IDR]));
     expect(splitNalUnits(data)).toMatchObject({ framing: 'annexb' });
   });
 
   it('splits the glasses mixed form: one length prefix over start-code-separated NALs', () => {
-    const inner = Buffer.concat([SPS, Buffer.from('00000001', 'hex'), PPS, Buffer.from('00000001', 'hex'), SEI, Buffer.from('00000001', 'hex'), IDR]);
+    const inner = Buffer.concat([
+      SPS,
+      Buffer.from('00000001', 'hex'),
+      PPS,
+      Buffer.from('00000001', 'hex'),
+      SEI,
+      Buffer.from('00000001', 'hex'),
+      IDR,
+    ]);
     const data = Buffer.concat([joinAvcc([inner]), joinAvcc([IDR])]);
     const { framing, nals } = splitNalUnits(data);
     expect(framing).toBe('mixed');

@@ -41,12 +41,18 @@ export function splitAvcc(data: Buffer, lengthSize: 1 | 2 | 4 = 4): Buffer[] {
   let pos = 0;
   while (pos < data.length) {
     if (pos + lengthSize > data.length) {
-      throw new MediaFormatError(MediaFormatErrorCode.NAL_FRAMING, `AVCC length prefix cut at byte ${pos} of ${data.length}`);
+      throw new MediaFormatError(
+        MediaFormatErrorCode.NAL_FRAMING,
+        `AVCC length prefix cut at byte ${pos} of ${data.length}`,
+      );
     }
     const length = data.readUIntBE(pos, lengthSize);
     pos += lengthSize;
     if (length === 0 || pos + length > data.length) {
-      throw new MediaFormatError(MediaFormatErrorCode.NAL_FRAMING, `AVCC NAL unit of ${length} bytes at byte ${pos} overruns ${data.length}`);
+      throw new MediaFormatError(
+        MediaFormatErrorCode.NAL_FRAMING,
+        `AVCC NAL unit of ${length} bytes at byte ${pos} overruns ${data.length}`,
+      );
     }
     nals.push(data.subarray(pos, pos + length));
     pos += length;
@@ -71,7 +77,10 @@ export function splitAnnexB(data: Buffer): Buffer[] {
 
 /** Whether the buffer starts with a start code (00 00 01 or 00 00 00 01). */
 function startsWithStartCode(data: Buffer): boolean {
-  return (data[0] === 0 && data[1] === 0 && data[2] === 1) || (data[0] === 0 && data[1] === 0 && data[2] === 0 && data[3] === 1);
+  return (
+    (data[0] === 0 && data[1] === 0 && data[2] === 1) ||
+    (data[0] === 0 && data[1] === 0 && data[2] === 0 && data[3] === 1)
+  );
 }
 
 /**
@@ -87,7 +96,9 @@ export function splitNalUnits(data: Buffer, lengthSize: 1 | 2 | 4 = 4): { framin
   }
   if (avcc !== null) {
     if (!avcc.some((n) => findStartCode(n, 0) >= 0)) return { framing: 'avcc', nals: avcc };
-    const nals = avcc.flatMap((n) => (findStartCode(n, 0) >= 0 ? splitAnnexB(Buffer.concat([START_CODE_PREFIX, n])) : [n]));
+    const nals = avcc.flatMap((n) =>
+      findStartCode(n, 0) >= 0 ? splitAnnexB(Buffer.concat([START_CODE_PREFIX, n])) : [n],
+    );
     return { framing: 'mixed', nals };
   }
   if (startsWithStartCode(data)) return { framing: 'annexb', nals: splitAnnexB(data) };

@@ -138,13 +138,23 @@ export class RuleBook {
     const existing = this.broken.get(rule);
     if (existing) {
       existing.count += count;
-      if (firstAtMs !== null && (existing.firstAtMs === null || firstAtMs < existing.firstAtMs)) existing.firstAtMs = firstAtMs;
+      if (firstAtMs !== null && (existing.firstAtMs === null || firstAtMs < existing.firstAtMs))
+        existing.firstAtMs = firstAtMs;
       existing.detail += `; ${detail}`;
       existing.causes.push(...causes);
       return;
     }
     const cloudflareMust = MUST.get(rule) ?? false;
-    this.broken.set(rule, { rule, kind: rule, cloudflareMust, severity: cloudflareMust ? 'reject' : 'repair', count, firstAtMs, detail, causes });
+    this.broken.set(rule, {
+      rule,
+      kind: rule,
+      cloudflareMust,
+      severity: cloudflareMust ? 'reject' : 'repair',
+      count,
+      firstAtMs,
+      detail,
+      causes,
+    });
   }
 
   /** Information, not a broken rule (a low bitrate, metadata that disagrees with the bitstream). */
@@ -159,6 +169,12 @@ export class RuleBook {
 }
 
 /** A cause, in one call. */
-export function cause(kind: FindingKind, track: Cause['track'], count: number, firstAtMs: number | null, detail: string): Cause {
+export function cause(
+  kind: FindingKind,
+  track: Cause['track'],
+  count: number,
+  firstAtMs: number | null,
+  detail: string,
+): Cause {
   return { kind, track, count, firstAtMs, detail };
 }

@@ -52,7 +52,13 @@ export interface InspectOptions {
 export async function inspectFile(path: string, options: InspectOptions = {}): Promise<InspectReport> {
   const analyzer = new Inspection(path, options);
   const reader = new FlvReader({
-    onTag: (t) => analyzer.push({ tagType: t.tagType, timestampMs: t.timestampMs, data: t.data, previousTagSize: t.previousTagSize }),
+    onTag: (t) =>
+      analyzer.push({
+        tagType: t.tagType,
+        timestampMs: t.timestampMs,
+        data: t.data,
+        previousTagSize: t.previousTagSize,
+      }),
   });
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) reader.push(chunk as Buffer);

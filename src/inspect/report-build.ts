@@ -36,10 +36,16 @@ function metadataMismatches(c: Collected, metadata: BuildInput['metadata']): str
   if (!metadata) return out;
   const sps = c.sps;
   if (sps) {
-    if (typeof metadata.width === 'number' && metadata.width !== sps.width) out.push(`width ${metadata.width} declared, ${sps.width} in the SPS`);
-    if (typeof metadata.height === 'number' && metadata.height !== sps.height) out.push(`height ${metadata.height} declared, ${sps.height} in the SPS`);
+    if (typeof metadata.width === 'number' && metadata.width !== sps.width)
+      out.push(`width ${metadata.width} declared, ${sps.width} in the SPS`);
+    if (typeof metadata.height === 'number' && metadata.height !== sps.height)
+      out.push(`height ${metadata.height} declared, ${sps.height} in the SPS`);
     const spsFps = sps.vui?.fps ?? null;
-    if (typeof metadata.framerate === 'number' && spsFps !== null && Math.abs(metadata.framerate - spsFps) > FRAMERATE_SLACK) {
+    if (
+      typeof metadata.framerate === 'number' &&
+      spsFps !== null &&
+      Math.abs(metadata.framerate - spsFps) > FRAMERATE_SLACK
+    ) {
       out.push(`framerate ${metadata.framerate} declared, ${round(spsFps, 2)} in the SPS`);
     }
   }
@@ -82,11 +88,30 @@ export function buildReport(input: BuildInput): InspectReport {
   const videoKbps = seconds > 0 ? (input.bytes.video * 8) / seconds / 1000 : 0;
   const audioKbps = seconds > 0 ? (input.bytes.audio * 8) / seconds / 1000 : 0;
   const bitrateKbps = Math.round(videoKbps + audioKbps);
-  if (seconds >= 1 && bitrateKbps < MIN_RECOMMENDED_BITRATE_KBPS) book.note(cause(FindingKind.LOW_BITRATE, 'both', 1, null, `${bitrateKbps} kbit/s in all (Cloudflare recommends at least ${MIN_RECOMMENDED_BITRATE_KBPS})`));
+  if (seconds >= 1 && bitrateKbps < MIN_RECOMMENDED_BITRATE_KBPS)
+    book.note(
+      cause(
+        FindingKind.LOW_BITRATE,
+        'both',
+        1,
+        null,
+        `${bitrateKbps} kbit/s in all (Cloudflare recommends at least ${MIN_RECOMMENDED_BITRATE_KBPS})`,
+      ),
+    );
   const mismatches = metadataMismatches(c, input.metadata);
-  if (mismatches.length) book.note(cause(FindingKind.METADATA_MISMATCH, 'both', mismatches.length, null, mismatches.join('; ')));
+  if (mismatches.length)
+    book.note(cause(FindingKind.METADATA_MISMATCH, 'both', mismatches.length, null, mismatches.join('; ')));
   const stalls = c.liveStalls;
-  if (stalls.count > 0) book.note(cause(FindingKind.STALL, 'both', stalls.count, stalls.firstAtMs, `no media for >= 1 s on the live connection ${stalls.count}x`));
+  if (stalls.count > 0)
+    book.note(
+      cause(
+        FindingKind.STALL,
+        'both',
+        stalls.count,
+        stalls.firstAtMs,
+        `no media for >= 1 s on the live connection ${stalls.count}x`,
+      ),
+    );
 
   const findings = book.findings();
   const firstVideo = video.stats.firstMs;
@@ -97,7 +122,17 @@ export function buildReport(input: BuildInput): InspectReport {
     tags: input.counts,
     durationMs: Math.round(durationMs),
     video: videoFacts(c, videoKbps),
-    audio: c.audioCodec === null ? null : { codec: c.audioCodec, profile: input.audioInfo.profile, sampleRate: c.sampleRate, channels: input.audioInfo.channels, frames: c.audioFrames.length, bitrateKbps: Math.round(audioKbps) },
+    audio:
+      c.audioCodec === null
+        ? null
+        : {
+            codec: c.audioCodec,
+            profile: input.audioInfo.profile,
+            sampleRate: c.sampleRate,
+            channels: input.audioInfo.channels,
+            frames: c.audioFrames.length,
+            bitrateKbps: Math.round(audioKbps),
+          },
     metadata: input.metadata,
     metadataMismatches: mismatches,
     gop,
@@ -112,7 +147,12 @@ export function buildReport(input: BuildInput): InspectReport {
     cadence,
     framing: input.framing,
     sequenceHeaders: {
-      video: { count: c.videoHeaders.length, beforeFirstFrame: videoHeaderFirst, inBandOnly: c.videoHeaders.length === 0 && c.inBandSps, changes },
+      video: {
+        count: c.videoHeaders.length,
+        beforeFirstFrame: videoHeaderFirst,
+        inBandOnly: c.videoHeaders.length === 0 && c.inBandSps,
+        changes,
+      },
       audio: { count: c.audioHeaders.length, beforeFirstFrame: c.audioHeaders.some((h) => h.framesBefore === 0) },
     },
     bitrateKbps,
@@ -123,7 +163,13 @@ export function buildReport(input: BuildInput): InspectReport {
       accept: !findings.some((f) => f.cloudflareMust),
       broken: findings.map((f) => f.rule),
       notJudged: [...NOT_JUDGED],
-      reasons: findings.map((f) => ({ kind: f.rule, rule: f.rule, severity: f.severity, cloudflareMust: f.cloudflareMust, detail: f.detail })),
+      reasons: findings.map((f) => ({
+        kind: f.rule,
+        rule: f.rule,
+        severity: f.severity,
+        cloudflareMust: f.cloudflareMust,
+        detail: f.detail,
+      })),
     },
   };
 }

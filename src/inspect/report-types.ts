@@ -118,7 +118,14 @@ export interface InspectReport {
   };
   metadata: Record<string, number | string | boolean> | null;
   metadataMismatches: string[];
-  gop: { keyframes: number; minS: number | null; medianS: number | null; maxS: number | null; allIntra: boolean; flagMismatches: number };
+  gop: {
+    keyframes: number;
+    minS: number | null;
+    medianS: number | null;
+    maxS: number | null;
+    allIntra: boolean;
+    flagMismatches: number;
+  };
   timestamps: { video: TrackTimestamps; audio: TrackTimestamps };
   avSync: {
     outOfOrder: number;
@@ -149,7 +156,13 @@ export interface InspectReport {
     broken: ContractRule[];
     /** Rules one input cannot show (they need the output, a decoder or the wall clock). */
     notJudged: ContractRule[];
-    reasons: Array<{ kind: ContractRule; rule: ContractRule; severity: Severity; cloudflareMust: boolean; detail: string }>;
+    reasons: Array<{
+      kind: ContractRule;
+      rule: ContractRule;
+      severity: Severity;
+      cloudflareMust: boolean;
+      detail: string;
+    }>;
   };
   /** What `rinse fix` would repair (filled in by the inspection, which runs the fixer too). */
   repairs?: RepairSummary;

@@ -33,7 +33,16 @@ export interface Timeline {
 
 /** One track's timestamps in arrival order, classified step by step. */
 export function timeline(track: 'audio' | 'video', ts: readonly number[]): Timeline {
-  const stats: TrackTimestamps = { count: ts.length, firstMs: ts[0] ?? null, lastMs: ts[ts.length - 1] ?? null, backwards: 0, repeats: 0, jumps: 0, restarts: 0, wraps: 0 };
+  const stats: TrackTimestamps = {
+    count: ts.length,
+    firstMs: ts[0] ?? null,
+    lastMs: ts[ts.length - 1] ?? null,
+    backwards: 0,
+    repeats: 0,
+    jumps: 0,
+    restarts: 0,
+    wraps: 0,
+  };
   const t: Timeline = { track, stats, intervals: [], steps: [], first: {} };
   for (let i = 1; i < ts.length; i++) {
     const prev = ts[i - 1] as number;
@@ -74,21 +83,34 @@ function checkMonotonic(book: RuleBook, tracks: readonly Timeline[]): void {
     add(FindingKind.TS_BACKWARDS, stats.backwards, 'timestamp went backwards');
     const count = stats.wraps + stats.repeats + stats.restarts + stats.backwards;
     const at = Math.min(...causes.map((c) => c.firstAtMs ?? Infinity));
-    book.breach(ContractRule.MONOTONIC, count, Number.isFinite(at) ? at : null, `${track} DTS not strictly increasing ${count}x`, ...causes);
+    book.breach(
+      ContractRule.MONOTONIC,
+      count,
+      Number.isFinite(at) ? at : null,
+      `${track} DTS not strictly increasing ${count}x`,
+      ...causes,
+    );
   }
 }
 
 /** steps: no per-track forward step over MAX_DTS_STEP_MS; one in both tracks at once is a stall, in one a jump. */
 function checkSteps(book: RuleBook, video: Timeline, audio: Timeline): void {
   const overlaps = (g: [number, number], others: Array<[number, number]>): boolean =>
-    others.some(([at, size]) => at < g[0] + g[1] && g[0] < at + size && Math.abs(size - g[1]) < Math.max(500, 0.5 * g[1]));
-  for (const [mine, other] of [[video, audio], [audio, video]] as const) {
+    others.some(
+      ([at, size]) => at < g[0] + g[1] && g[0] < at + size && Math.abs(size - g[1]) < Math.max(500, 0.5 * g[1]),
+    );
+  for (const [mine, other] of [
+    [video, audio],
+    [audio, video],
+  ] as const) {
     for (const g of mine.steps) {
       const stall = overlaps(g, other.steps);
       if (!stall) mine.stats.jumps++;
       // A stall shows in both tracks: name it once, on video's step (audio's step is the same stall).
       const c = stall
-        ? mine.track === 'video' ? [cause(FindingKind.STALL, 'both', 1, g[0], `both tracks silent for ${g[1]} ms`)] : []
+        ? mine.track === 'video'
+          ? [cause(FindingKind.STALL, 'both', 1, g[0], `both tracks silent for ${g[1]} ms`)]
+          : []
         : [cause(FindingKind.TS_JUMP, mine.track, 1, g[0], `${mine.track} timestamps jumped ${g[1]} ms forward alone`)];
       book.breach(ContractRule.STEPS, 1, g[0], `${mine.track} DTS step of ${g[1]} ms at ${g[0]} ms`, ...c);
     }
@@ -100,7 +122,13 @@ function checkStart(book: RuleBook, tracks: readonly Timeline[]): void {
   for (const { track, stats } of tracks) {
     const firstMs = stats.firstMs;
     if (firstMs === null || firstMs <= MAX_START_MS) continue;
-    book.breach(ContractRule.START, 1, firstMs, `${track} starts at ${firstMs} ms`, cause(FindingKind.TS_START_OFFSET, track, 1, firstMs, `first ${track} timestamp is ${firstMs} ms`));
+    book.breach(
+      ContractRule.START,
+      1,
+      firstMs,
+      `${track} starts at ${firstMs} ms`,
+      cause(FindingKind.TS_START_OFFSET, track, 1, firstMs, `first ${track} timestamp is ${firstMs} ms`),
+    );
   }
 }
 
@@ -131,20 +159,44 @@ function measureDrift(audio: Timeline, sampleRate: number | null, frameSamples: 
 function checkAvSkew(book: RuleBook, c: Collected, audio: Timeline): Drift {
   const { skew } = c;
   if (skew.over > 0) {
-    book.breach(ContractRule.AV_SKEW, skew.over, skew.firstAtMs, `audio and video up to ${skew.maxMs} ms apart in arrival order`, cause(FindingKind.AV_SKEW, 'both', skew.over, skew.firstAtMs, `${skew.over} tags with audio and video over ${MAX_AV_SKEW_MS} ms apart (up to ${skew.maxMs} ms)`));
+    book.breach(
+      ContractRule.AV_SKEW,
+      skew.over,
+      skew.firstAtMs,
+      `audio and video up to ${skew.maxMs} ms apart in arrival order`,
+      cause(
+        FindingKind.AV_SKEW,
+        'both',
+        skew.over,
+        skew.firstAtMs,
+        `${skew.over} tags with audio and video over ${MAX_AV_SKEW_MS} ms apart (up to ${skew.maxMs} ms)`,
+      ),
+    );
   }
   const drift = measureDrift(audio, c.sampleRate, c.frameSamples);
   if (drift.driftPercent !== null && Math.abs(drift.driftPercent) / 100 > MAX_AV_DRIFT_FRACTION) {
     const detail = `audio timestamps run ${drift.driftPercent}% (${drift.driftMs} ms) off the sample clock`;
-    book.breach(ContractRule.AV_SKEW, 1, audio.stats.firstMs, detail, cause(FindingKind.AV_DRIFT, 'audio', 1, audio.stats.firstMs, detail));
+    book.breach(
+      ContractRule.AV_SKEW,
+      1,
+      audio.stats.firstMs,
+      detail,
+      cause(FindingKind.AV_DRIFT, 'audio', 1, audio.stats.firstMs, detail),
+    );
   }
   return drift;
 }
 
 /** The timestamp rules; returns both timelines and the measured drift. */
 export function checkTimestamps(book: RuleBook, c: Collected): { video: Timeline; audio: Timeline; drift: Drift } {
-  const video = timeline('video', c.videoFrames.map((f) => f.dts));
-  const audio = timeline('audio', c.audioFrames.map((f) => f.dts));
+  const video = timeline(
+    'video',
+    c.videoFrames.map((f) => f.dts),
+  );
+  const audio = timeline(
+    'audio',
+    c.audioFrames.map((f) => f.dts),
+  );
   checkMonotonic(book, [video, audio]);
   checkSteps(book, video, audio);
   checkStart(book, [video, audio]);

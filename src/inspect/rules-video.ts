@@ -17,7 +17,13 @@ function checkFirstFrame(book: RuleBook, frames: readonly VideoFrame[]): void {
   const f = frames[0];
   if (!f || f.idr === null || (f.flagKey && f.idr)) return;
   const what = !f.idr ? 'holds no IDR' : 'is not flagged key';
-  book.breach(ContractRule.FIRST_FRAME, 1, f.dts, `the first video frame ${what}`, cause(FindingKind.FIRST_FRAME_NOT_IDR, 'video', 1, f.dts, `first video frame ${what}`));
+  book.breach(
+    ContractRule.FIRST_FRAME,
+    1,
+    f.dts,
+    `the first video frame ${what}`,
+    cause(FindingKind.FIRST_FRAME_NOT_IDR, 'video', 1, f.dts, `first video frame ${what}`),
+  );
 }
 
 /**
@@ -34,11 +40,24 @@ function checkKeyFlags(book: RuleBook, frames: readonly VideoFrame[]): number {
       lying++;
       firstLyingMs ??= f.dts;
     }
-    const dueIdr = f.idr === true && !f.flagKey && (lastFlagged === null || f.dts - lastFlagged >= MIN_KEYFRAME_INTERVAL_MS);
+    const dueIdr =
+      f.idr === true && !f.flagKey && (lastFlagged === null || f.dts - lastFlagged >= MIN_KEYFRAME_INTERVAL_MS);
     if ((f.idr !== null && f.flagKey && !f.idr) || dueIdr) mismatches++;
     if (f.flagKey) lastFlagged = f.dts;
   }
-  book.breach(ContractRule.KEY_FLAGS, lying, firstLyingMs, `${lying} frames flagged key without an IDR`, cause(FindingKind.KEYFRAME_FLAG_MISMATCH, 'video', mismatches, firstLyingMs, `${mismatches} frames whose keyframe flag disagrees with their NAL types`));
+  book.breach(
+    ContractRule.KEY_FLAGS,
+    lying,
+    firstLyingMs,
+    `${lying} frames flagged key without an IDR`,
+    cause(
+      FindingKind.KEYFRAME_FLAG_MISMATCH,
+      'video',
+      mismatches,
+      firstLyingMs,
+      `${mismatches} frames whose keyframe flag disagrees with their NAL types`,
+    ),
+  );
   return mismatches;
 }
 
@@ -56,17 +75,59 @@ function checkKeyframeInterval(book: RuleBook, frames: readonly VideoFrame[]): I
   const last = frames[frames.length - 1];
   const openFrom = keyTimes.length ? (keyTimes[keyTimes.length - 1] as number) : frames[0]?.dts;
   const openMs = last && openFrom !== undefined ? last.dts - openFrom : 0;
-  const allIntra = frames.length > 1 && frames.every((f) => f.idr ?? f.flagKey) && (gops.length === 0 || (median(gops) as number) < MIN_KEYFRAME_INTERVAL_MS);
+  const allIntra =
+    frames.length > 1 &&
+    frames.every((f) => f.idr ?? f.flagKey) &&
+    (gops.length === 0 || (median(gops) as number) < MIN_KEYFRAME_INTERVAL_MS);
   const causes = [];
-  if (allIntra) causes.push(cause(FindingKind.ALL_INTRA, 'video', frames.length, frames[0]?.dts ?? null, `all ${frames.length} frames are IDR keyframes`));
-  else if (short.length) causes.push(cause(FindingKind.GOP_TOO_SHORT, 'video', short.length, null, `keyframes as close as ${Math.min(...short)} ms`));
+  if (allIntra)
+    causes.push(
+      cause(
+        FindingKind.ALL_INTRA,
+        'video',
+        frames.length,
+        frames[0]?.dts ?? null,
+        `all ${frames.length} frames are IDR keyframes`,
+      ),
+    );
+  else if (short.length)
+    causes.push(
+      cause(FindingKind.GOP_TOO_SHORT, 'video', short.length, null, `keyframes as close as ${Math.min(...short)} ms`),
+    );
   const longest = Math.max(openMs, ...long);
-  if (long.length || openMs > MAX_KEYFRAME_INTERVAL_MS) causes.push(cause(FindingKind.GOP_TOO_LONG, 'video', long.length + (openMs > MAX_KEYFRAME_INTERVAL_MS ? 1 : 0), null, `keyframes up to ${longest / 1000} s apart`));
+  if (long.length || openMs > MAX_KEYFRAME_INTERVAL_MS)
+    causes.push(
+      cause(
+        FindingKind.GOP_TOO_LONG,
+        'video',
+        long.length + (openMs > MAX_KEYFRAME_INTERVAL_MS ? 1 : 0),
+        null,
+        `keyframes up to ${longest / 1000} s apart`,
+      ),
+    );
   const count = short.length + long.length + (openMs > MAX_KEYFRAME_INTERVAL_MS ? 1 : 0);
-  const firstBad = keyTimes.find((_, i) => i > 0 && ((gops[i - 1] as number) > 0 && ((gops[i - 1] as number) < MIN_KEYFRAME_INTERVAL_MS || (gops[i - 1] as number) > MAX_KEYFRAME_INTERVAL_MS)));
-  book.breach(ContractRule.KEYFRAME_INTERVAL, count, firstBad ?? openFrom ?? null, `${count} keyframe intervals outside ${MIN_KEYFRAME_INTERVAL_MS}-${MAX_KEYFRAME_INTERVAL_MS} ms`, ...causes);
+  const firstBad = keyTimes.find(
+    (_, i) =>
+      i > 0 &&
+      (gops[i - 1] as number) > 0 &&
+      ((gops[i - 1] as number) < MIN_KEYFRAME_INTERVAL_MS || (gops[i - 1] as number) > MAX_KEYFRAME_INTERVAL_MS),
+  );
+  book.breach(
+    ContractRule.KEYFRAME_INTERVAL,
+    count,
+    firstBad ?? openFrom ?? null,
+    `${count} keyframe intervals outside ${MIN_KEYFRAME_INTERVAL_MS}-${MAX_KEYFRAME_INTERVAL_MS} ms`,
+    ...causes,
+  );
   const gopS = gops.map((g) => g / 1000);
-  return { keyframes: keyTimes.length, minS: gopS.length ? Math.min(...gopS) : null, medianS: median(gopS), maxS: gopS.length ? Math.max(...gopS) : null, allIntra, flagMismatches: 0 };
+  return {
+    keyframes: keyTimes.length,
+    minS: gopS.length ? Math.min(...gopS) : null,
+    medianS: median(gopS),
+    maxS: gopS.length ? Math.max(...gopS) : null,
+    allIntra,
+    flagMismatches: 0,
+  };
 }
 
 /** Old measure kept for the report: the share of intervals off the global median by > max(4 ms, 20 %). */
@@ -79,10 +140,15 @@ function irregularShare(intervals: readonly number[], medianMs: number): number 
  * cadence: p95 of |interval - median of the CADENCE_NEIGHBOURS intervals around it| at most
  * CADENCE_P95_MS. Against the local median, a sustained rate change is not jitter.
  */
-function checkCadence(book: RuleBook, frames: readonly VideoFrame[], intervals: readonly number[]): InspectReport['cadence'] {
+function checkCadence(
+  book: RuleBook,
+  frames: readonly VideoFrame[],
+  intervals: readonly number[],
+): InspectReport['cadence'] {
   const medianMs = median(intervals);
   const share = irregularShare(intervals, medianMs ?? 0);
-  if (intervals.length < CADENCE_NEIGHBOURS) return { medianIntervalMs: medianMs, irregularShare: share, p95DeviationMs: null };
+  if (intervals.length < CADENCE_NEIGHBOURS)
+    return { medianIntervalMs: medianMs, irregularShare: share, p95DeviationMs: null };
   const half = CADENCE_NEIGHBOURS >> 1;
   const deviations = intervals.map((d, i) => {
     const from = Math.max(0, Math.min(i - half, intervals.length - CADENCE_NEIGHBOURS));
@@ -93,7 +159,13 @@ function checkCadence(book: RuleBook, frames: readonly VideoFrame[], intervals: 
   if (p95 > CADENCE_P95_MS) {
     const off = deviations.filter((d) => d > CADENCE_P95_MS).length;
     const detail = `p95 of frame-interval jitter ${p95} ms (${off} intervals over ${CADENCE_P95_MS} ms off their local median)`;
-    book.breach(ContractRule.CADENCE, off, frames[0]?.dts ?? null, detail, cause(FindingKind.IRREGULAR_CADENCE, 'video', off, null, detail));
+    book.breach(
+      ContractRule.CADENCE,
+      off,
+      frames[0]?.dts ?? null,
+      detail,
+      cause(FindingKind.IRREGULAR_CADENCE, 'video', off, null, detail),
+    );
   }
   return { medianIntervalMs: medianMs, irregularShare: share, p95DeviationMs: p95 };
 }
@@ -117,7 +189,19 @@ function pocOrderBreaks(period: readonly VideoFrame[]): { count: number; firstAt
 /** composition: no negative CTS; where B slices exist, presentation order = POC order within each IDR period. */
 function checkComposition(book: RuleBook, frames: readonly VideoFrame[]): void {
   const negative = frames.filter((f) => f.cts < 0);
-  book.breach(ContractRule.COMPOSITION, negative.length, negative[0]?.dts ?? null, `${negative.length} negative composition times`, cause(FindingKind.NEGATIVE_CTS, 'video', negative.length, negative[0]?.dts ?? null, `${negative.length} frames with a negative composition time`));
+  book.breach(
+    ContractRule.COMPOSITION,
+    negative.length,
+    negative[0]?.dts ?? null,
+    `${negative.length} negative composition times`,
+    cause(
+      FindingKind.NEGATIVE_CTS,
+      'video',
+      negative.length,
+      negative[0]?.dts ?? null,
+      `${negative.length} frames with a negative composition time`,
+    ),
+  );
   if (!frames.some((f) => f.hasB)) return;
   let count = 0;
   let firstAtMs: number | null = null;
@@ -138,13 +222,29 @@ function checkComposition(book: RuleBook, frames: readonly VideoFrame[]): void {
   judge();
   const allZero = frames.every((f) => f.cts === 0);
   const c = allZero
-    ? cause(FindingKind.BFRAMES_NO_CTS, 'video', frames.filter((f) => f.hasB).length, firstAtMs, 'B slices while every composition time is 0')
+    ? cause(
+        FindingKind.BFRAMES_NO_CTS,
+        'video',
+        frames.filter((f) => f.hasB).length,
+        firstAtMs,
+        'B slices while every composition time is 0',
+      )
     : cause(FindingKind.POC_ORDER, 'video', count, firstAtMs, `${count} frames presented out of picture order`);
-  book.breach(ContractRule.COMPOSITION, count, firstAtMs, `${count} frames whose presentation order disagrees with their picture order count`, c);
+  book.breach(
+    ContractRule.COMPOSITION,
+    count,
+    firstAtMs,
+    `${count} frames whose presentation order disagrees with their picture order count`,
+    c,
+  );
 }
 
 /** The video rules; returns the report's gop and cadence parts. */
-export function checkVideo(book: RuleBook, frames: readonly VideoFrame[], intervals: readonly number[]): { gop: InspectReport['gop']; cadence: InspectReport['cadence'] } {
+export function checkVideo(
+  book: RuleBook,
+  frames: readonly VideoFrame[],
+  intervals: readonly number[],
+): { gop: InspectReport['gop']; cadence: InspectReport['cadence'] } {
   checkFirstFrame(book, frames);
   const mismatches = checkKeyFlags(book, frames);
   const gop = { ...checkKeyframeInterval(book, frames), flagMismatches: mismatches };

@@ -24,7 +24,6 @@ import type { AnalyzerTag, Collected, InspectReport, PacketRow, VideoFrame } fro
 
 export type { AnalyzerTag, InspectReport, PacketRow, TrackTimestamps } from './report-types.js';
 
-
 /** No tag for this long on a live connection is a stall, in ms. */
 const LIVE_STALL_MS = 1000;
 /** PreviousTagSize for the last tag when the file ended right after its body. */
@@ -82,7 +81,10 @@ export class StreamAnalyzer {
     }
     const size = tag.previousTagSize;
     if (size !== undefined && size !== PREVIOUS_TAG_SIZE_ABSENT && size !== tag.data.length + FLV_TAG_HEADER_BYTES) {
-      this.parseError(`PreviousTagSize ${size} after a tag of ${tag.data.length + FLV_TAG_HEADER_BYTES} bytes`, tag.timestampMs);
+      this.parseError(
+        `PreviousTagSize ${size} after a tag of ${tag.data.length + FLV_TAG_HEADER_BYTES} bytes`,
+        tag.timestampMs,
+      );
     }
     try {
       if (tag.tagType === TAG_VIDEO) this.onVideo(tag);
@@ -90,7 +92,10 @@ export class StreamAnalyzer {
       else if (tag.tagType === TAG_SCRIPT) this.onScript(tag);
     } catch (err) {
       this.counts.unparsed++;
-      this.parseError(`a tag at ${tag.timestampMs} ms does not parse (${err instanceof Error ? err.message : String(err)})`, tag.timestampMs);
+      this.parseError(
+        `a tag at ${tag.timestampMs} ms does not parse (${err instanceof Error ? err.message : String(err)})`,
+        tag.timestampMs,
+      );
     }
   }
 
@@ -144,19 +149,43 @@ export class StreamAnalyzer {
         for (const p of config.pps) this.paramSets.addPps(p);
         // The parameter sets, not the record's bytes: they are what a decoder re-initialises on.
         const params = Buffer.concat([...config.sps, Buffer.from([0]), ...config.pps]);
-        c.videoHeaders.push({ dts: tag.timestampMs, tagByte: tag.data[0] ?? 0, params, framesBefore: c.videoFrames.length });
+        c.videoHeaders.push({
+          dts: tag.timestampMs,
+          tagByte: tag.data[0] ?? 0,
+          params,
+          framesBefore: c.videoFrames.length,
+        });
       } else {
-        c.videoHeaders.push({ dts: tag.timestampMs, tagByte: tag.data[0] ?? 0, params: Buffer.from(body.data), framesBefore: c.videoFrames.length });
+        c.videoHeaders.push({
+          dts: tag.timestampMs,
+          tagByte: tag.data[0] ?? 0,
+          params: Buffer.from(body.data),
+          framesBefore: c.videoFrames.length,
+        });
       }
       return;
     }
     if (body.packetKind !== 'coded-frames') return;
     this.videoBytes += tag.data.length;
     this.crossTrack('video', tag.timestampMs);
-    const frame: VideoFrame = { dts: tag.timestampMs, cts: body.compositionTimeMs, flagKey: body.frameType === 1, idr: null, hasB: false, poc: null, framing: null };
+    const frame: VideoFrame = {
+      dts: tag.timestampMs,
+      cts: body.compositionTimeMs,
+      flagKey: body.frameType === 1,
+      idr: null,
+      hasB: false,
+      poc: null,
+      framing: null,
+    };
     if (isAvc(body.codec)) this.inspectAvcFrame(body.data, frame);
     c.videoFrames.push(frame);
-    if (this.keepPackets) this.packets.push({ type: 'video', dts: tag.timestampMs, pts: tag.timestampMs + body.compositionTimeMs, keyframe: frame.flagKey });
+    if (this.keepPackets)
+      this.packets.push({
+        type: 'video',
+        dts: tag.timestampMs,
+        pts: tag.timestampMs + body.compositionTimeMs,
+        keyframe: frame.flagKey,
+      });
   }
 
   private inspectAvcFrame(data: Buffer, frame: VideoFrame): void {
@@ -221,7 +250,12 @@ export class StreamAnalyzer {
       this.channels ??= asc.channelConfig;
       c.frameSamples = asc.frameLengthSamples;
       this.audioProfile ??= aacProfileName(asc.objectType, asc.extensionObjectType);
-      c.audioHeaders.push({ dts: tag.timestampMs, tagByte, params: Buffer.from(body.data), framesBefore: c.audioFrames.length });
+      c.audioHeaders.push({
+        dts: tag.timestampMs,
+        tagByte,
+        params: Buffer.from(body.data),
+        framesBefore: c.audioFrames.length,
+      });
       return;
     }
     this.audioBytes += tag.data.length;
@@ -237,7 +271,8 @@ export class StreamAnalyzer {
         this.audioProfile ??= aacProfileName(asc.objectType, asc.extensionObjectType);
       }
     }
-    if (this.keepPackets) this.packets.push({ type: 'audio', dts: tag.timestampMs, pts: tag.timestampMs, keyframe: true });
+    if (this.keepPackets)
+      this.packets.push({ type: 'audio', dts: tag.timestampMs, pts: tag.timestampMs, keyframe: true });
   }
 
   finish(): InspectReport {

@@ -323,8 +323,10 @@ describe('AMF0 references (0x07)', () => {
       obj(prop('name', str('first'))), // 0
       ecma(1, prop('self', cat(u8(0x07), u16(1)))), // 1, refers to itself
       cat(u8(0x10), key('T'), END), // 2, a typed object
-      u8(0x07), u16(0),
-      u8(0x07), u16(2),
+      u8(0x07),
+      u16(0),
+      u8(0x07),
+      u16(2),
     );
     const [first, meta, typed, ref0, ref2] = decodeAmf0(body);
     expect(ref0).toBe(first);
@@ -342,10 +344,31 @@ describe('AMF0 references (0x07)', () => {
 
 describe('AMF0 errors', () => {
   it('AMF0_TRUNCATED when data ends inside a value', () => {
-    for (const bytes of ['00', '00 3ff0', '01', '02', '02 00', '02 0005 6162', '03', '03 0001', '03 0001 61',
-      '03 0001 61 05', '03 0000', '08 0000', '0a 00000001', '0b 3ff0000000000000 00', '0c 00000005 61',
-      '0f 00000002 3c', '10 0003 4142', '10 0001 41', '07 00']) {
-      expect(codeOf(() => decodeAmf0(hex(bytes))), bytes).toBe(Amf0ErrorCode.TRUNCATED);
+    for (const bytes of [
+      '00',
+      '00 3ff0',
+      '01',
+      '02',
+      '02 00',
+      '02 0005 6162',
+      '03',
+      '03 0001',
+      '03 0001 61',
+      '03 0001 61 05',
+      '03 0000',
+      '08 0000',
+      '0a 00000001',
+      '0b 3ff0000000000000 00',
+      '0c 00000005 61',
+      '0f 00000002 3c',
+      '10 0003 4142',
+      '10 0001 41',
+      '07 00',
+    ]) {
+      expect(
+        codeOf(() => decodeAmf0(hex(bytes))),
+        bytes,
+      ).toBe(Amf0ErrorCode.TRUNCATED);
     }
   });
 
@@ -360,7 +383,10 @@ describe('AMF0 errors', () => {
 
   it('AMF0_TYPE for reserved and unknown markers', () => {
     for (const marker of [0x04, 0x0e, 0x12, 0x13, 0x7f, 0xff]) {
-      expect(codeOf(() => decodeAmf0(u8(marker))), `0x${marker.toString(16)}`).toBe(Amf0ErrorCode.TYPE);
+      expect(
+        codeOf(() => decodeAmf0(u8(marker))),
+        `0x${marker.toString(16)}`,
+      ).toBe(Amf0ErrorCode.TYPE);
       expect(codeOf(() => decodeAmf0(obj(prop('a', u8(marker)))))).toBe(Amf0ErrorCode.TYPE);
     }
   });

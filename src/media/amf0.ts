@@ -200,7 +200,9 @@ export class Amf0Reader {
       case Marker.REFERENCE: {
         const index = this.readU16();
         if (index >= this.complexValues.length) {
-          throw structure(`AMF0 reference ${index} at offset ${at} but only ${this.complexValues.length} complex values precede it`);
+          throw structure(
+            `AMF0 reference ${index} at offset ${at} but only ${this.complexValues.length} complex values precede it`,
+          );
         }
         return this.complexValues[index];
       }
@@ -218,7 +220,9 @@ export class Amf0Reader {
         const count = this.readU32();
         // Every element takes at least its marker byte: refuse impossible counts before allocating.
         if (count > this.remaining) {
-          throw truncated(`AMF0 strict array at offset ${at} declares ${count} elements but only ${this.remaining} bytes remain`);
+          throw truncated(
+            `AMF0 strict array at offset ${at} declares ${count} elements but only ${this.remaining} bytes remain`,
+          );
         }
         const array: Amf0Value[] = [];
         this.enter(array, at);
@@ -284,7 +288,9 @@ export class Amf0Reader {
 
   private need(bytes: number): void {
     if (this.buf.length - this.pos < bytes) {
-      throw truncated(`AMF0 data ends at offset ${this.buf.length} inside a value needing ${bytes} bytes from offset ${this.pos}`);
+      throw truncated(
+        `AMF0 data ends at offset ${this.buf.length} inside a value needing ${bytes} bytes from offset ${this.pos}`,
+      );
     }
   }
 

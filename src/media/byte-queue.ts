@@ -45,13 +45,19 @@ export class ByteQueue {
 
   /** Big-endian 32-bit unsigned integer at `index`. */
   uint32At(index: number): number {
-    return this.byteAt(index) * 0x1000000 + ((this.byteAt(index + 1) << 16) | (this.byteAt(index + 2) << 8) | this.byteAt(index + 3));
+    return (
+      this.byteAt(index) * 0x1000000 +
+      ((this.byteAt(index + 1) << 16) | (this.byteAt(index + 2) << 8) | this.byteAt(index + 3))
+    );
   }
 
   /** Little-endian 32-bit unsigned integer at `index` (RTMP's message stream id). */
   uint32LEAt(index: number): number {
     return (
-      this.byteAt(index) + (this.byteAt(index + 1) << 8) + (this.byteAt(index + 2) << 16) + this.byteAt(index + 3) * 0x1000000
+      this.byteAt(index) +
+      (this.byteAt(index + 1) << 8) +
+      (this.byteAt(index + 2) << 16) +
+      this.byteAt(index + 3) * 0x1000000
     );
   }
 

@@ -5,6 +5,8 @@
 import { CONTRACT } from './output-contract.js';
 
 export function contractTable(): string {
-  const rows = CONTRACT.map((r) => `| \`${r.rule}\` | ${r.holdsWhen} | ${r.reason} | ${r.cloudflareMust ? 'yes' : 'no'} |`);
+  const rows = CONTRACT.map(
+    (r) => `| \`${r.rule}\` | ${r.holdsWhen} | ${r.reason} | ${r.cloudflareMust ? 'yes' : 'no'} |`,
+  );
   return ['| rule | holds when | why | Cloudflare MUST |', '|---|---|---|---|', ...rows].join('\n');
 }

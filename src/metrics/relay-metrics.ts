@@ -33,16 +33,34 @@ export class TrafficTally {
 export class RelayMetrics {
   readonly registry = new Registry();
   readonly traffic = new TrafficTally();
-  readonly repairs = new Counter({ name: 'rinse_repairs_total', help: 'Stream repairs made by the fixer, by kind', labelNames: ['kind'], registers: [this.registry] });
-  readonly framesDropped = new Counter({ name: 'rinse_frames_dropped_total', help: 'Frames dropped, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly repairs = new Counter({
+    name: 'rinse_repairs_total',
+    help: 'Stream repairs made by the fixer, by kind',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly framesDropped = new Counter({
+    name: 'rinse_frames_dropped_total',
+    help: 'Frames dropped, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly keyframeInterval = new Histogram({
     name: 'rinse_keyframe_interval_seconds',
     help: 'Interval between video keyframes as received from publishers',
     buckets: [0.1, 0.5, 1, 2, 3, 4, 6, 8, 10, 15, 30, 60],
     registers: [this.registry],
   });
-  readonly upstreamReconnects = new Counter({ name: 'rinse_upstream_reconnects_total', help: 'Upstream sessions re-established after a failure', registers: [this.registry] });
-  readonly publisherReconnects = new Counter({ name: 'rinse_publisher_reconnects_bridged_total', help: 'Publisher reconnects continued on the same upstream session', registers: [this.registry] });
+  readonly upstreamReconnects = new Counter({
+    name: 'rinse_upstream_reconnects_total',
+    help: 'Upstream sessions re-established after a failure',
+    registers: [this.registry],
+  });
+  readonly publisherReconnects = new Counter({
+    name: 'rinse_publisher_reconnects_bridged_total',
+    help: 'Publisher reconnects continued on the same upstream session',
+    registers: [this.registry],
+  });
   readonly addedLatency = new Histogram({
     name: 'rinse_added_latency_seconds',
     help: 'Time from a frame arriving from the publisher to its write upstream',
@@ -54,8 +72,24 @@ export class RelayMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'rinse_process_' });
     const t = this.traffic;
     // Set to the tally's totals at each scrape (reset + inc: a counter has no set).
-    new Counter({ name: 'rinse_bytes_in_total', help: 'Media payload bytes received from publishers', registers: [this.registry], collect() { this.reset(); this.inc(t.bytesIn); } });
-    new Counter({ name: 'rinse_bytes_out_total', help: 'Media payload bytes sent upstream', registers: [this.registry], collect() { this.reset(); this.inc(t.bytesOut); } });
+    new Counter({
+      name: 'rinse_bytes_in_total',
+      help: 'Media payload bytes received from publishers',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(t.bytesIn);
+      },
+    });
+    new Counter({
+      name: 'rinse_bytes_out_total',
+      help: 'Media payload bytes sent upstream',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(t.bytesOut);
+      },
+    });
     const framesByTrack = (name: string, help: string, audio: () => number, video: () => number): void => {
       new Counter({
         name,
@@ -69,9 +103,26 @@ export class RelayMetrics {
         },
       });
     };
-    framesByTrack('rinse_frames_in_total', 'Audio and video frames received from publishers', () => t.audioFramesIn, () => t.videoFramesIn);
-    framesByTrack('rinse_frames_out_total', 'Audio and video frames sent to the destination', () => t.audioFramesOut, () => t.videoFramesOut);
-    new Gauge({ name: 'rinse_publishers_active', help: 'Publishers connected and publishing', registers: [this.registry], collect() { this.set(sources.publishers()); } });
+    framesByTrack(
+      'rinse_frames_in_total',
+      'Audio and video frames received from publishers',
+      () => t.audioFramesIn,
+      () => t.videoFramesIn,
+    );
+    framesByTrack(
+      'rinse_frames_out_total',
+      'Audio and video frames sent to the destination',
+      () => t.audioFramesOut,
+      () => t.videoFramesOut,
+    );
+    new Gauge({
+      name: 'rinse_publishers_active',
+      help: 'Publishers connected and publishing',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.publishers());
+      },
+    });
     new Gauge({
       name: 'rinse_upstream_sessions',
       help: 'Upstream sessions by state',
@@ -89,10 +140,25 @@ export class RelayMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const mode of ['remux', 'transcode', 'transcode-refused', 'transcode-failed']) this.set({ mode }, sources.modes()[mode] ?? 0);
+        for (const mode of ['remux', 'transcode', 'transcode-refused', 'transcode-failed'])
+          this.set({ mode }, sources.modes()[mode] ?? 0);
       },
     });
-    new Gauge({ name: 'rinse_transcodes_active', help: 'ffmpeg transcodes running', registers: [this.registry], collect() { this.set(sources.transcodesActive()); } });
-    new Gauge({ name: 'rinse_transcodes_refused', help: 'Transcodes refused by the concurrency cap since start', registers: [this.registry], collect() { this.set(sources.transcodesRefused()); } });
+    new Gauge({
+      name: 'rinse_transcodes_active',
+      help: 'ffmpeg transcodes running',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.transcodesActive());
+      },
+    });
+    new Gauge({
+      name: 'rinse_transcodes_refused',
+      help: 'Transcodes refused by the concurrency cap since start',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.transcodesRefused());
+      },
+    });
   }
 }

@@ -14,9 +14,7 @@
 import { parseRtmpUrl } from '../rtmp/client.js';
 import type { StreamPath } from '../rtmp/stream-path.js';
 
-export type Destination =
-  | { kind: 'rtmp'; url: string }
-  | { kind: 'local'; playPath: string };
+export type Destination = { kind: 'rtmp'; url: string } | { kind: 'local'; playPath: string };
 
 export type DestinationResult = { ok: true; destination: Destination } | { ok: false; reason: string };
 
@@ -81,7 +79,10 @@ export class LocalDestination implements DestinationResolver {
   readonly mode = 'local';
 
   resolve(path: StreamPath): Promise<DestinationResult> {
-    return Promise.resolve({ ok: true, destination: { kind: 'local', playPath: `${LOCAL_PLAY_APP}/${path.userId}/${path.streamId}` } });
+    return Promise.resolve({
+      ok: true,
+      destination: { kind: 'local', playPath: `${LOCAL_PLAY_APP}/${path.userId}/${path.streamId}` },
+    });
   }
 }
 
@@ -104,7 +105,8 @@ export class CloudLookupDestination implements DestinationResolver {
   constructor(options: Partial<CloudLookupOptions> & { baseUrl: string }) {
     this.options = { ...DEFAULT_CLOUD_LOOKUP, ...options };
     const base = new URL(this.options.baseUrl); // throws on a malformed URL
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error(`cloud API URL must be http(s), got ${base.protocol}`);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:')
+      throw new Error(`cloud API URL must be http(s), got ${base.protocol}`);
   }
 
   async resolve(path: StreamPath): Promise<DestinationResult> {
@@ -148,7 +150,12 @@ export class CloudLookupDestination implements DestinationResolver {
       response = await fetch(url, { headers, signal: AbortSignal.timeout(this.options.timeoutMs) });
     } catch (err) {
       const name = (err as Error).name;
-      throw new LookupError(name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : `request failed (${(err as Error).message})`, false);
+      throw new LookupError(
+        name === 'TimeoutError'
+          ? `no answer within ${this.options.timeoutMs} ms`
+          : `request failed (${(err as Error).message})`,
+        false,
+      );
     }
     if (response.status === 404) throw new LookupError('404: stream not known to the cloud', true);
     if (response.status >= 500) throw new LookupError(`${response.status} from the cloud API`, false);

@@ -29,9 +29,12 @@ export class FlvFileSink {
       this.failed = true;
       this.log.error({ err: err.message, file: this.path }, 'file write failed: this file stops here');
     });
-    this.writer = new FlvFileWriter((bytes) => {
-      if (!this.failed) this.stream.write(bytes);
-    }, { hasAudio: true, hasVideo: true });
+    this.writer = new FlvFileWriter(
+      (bytes) => {
+        if (!this.failed) this.stream.write(bytes);
+      },
+      { hasAudio: true, hasVideo: true },
+    );
   }
 
   get bytesWritten(): number {
@@ -60,5 +63,8 @@ export class FlvFileSink {
 
 /** A file-name-safe UTC stamp: 20261124T031500Z. */
 export function fileStamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }

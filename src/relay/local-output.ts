@@ -18,11 +18,20 @@ export class LocalOutput implements StreamPublisher {
   private readonly recording: FlvFileSink | null;
   private closed = false;
 
-  constructor(opts: { registry: LiveStreamRegistry; playPath: string; recordingsDir: string | null; fileName: string; logger: Logger }) {
+  constructor(opts: {
+    registry: LiveStreamRegistry;
+    playPath: string;
+    recordingsDir: string | null;
+    fileName: string;
+    logger: Logger;
+  }) {
     this.registry = opts.registry;
     this.playPath = opts.playPath;
     this.live = opts.registry.publish(opts.playPath, this);
-    this.recording = opts.recordingsDir === null ? null : new FlvFileSink(opts.recordingsDir, `${opts.fileName}-${fileStamp()}.flv`, opts.logger);
+    this.recording =
+      opts.recordingsDir === null
+        ? null
+        : new FlvFileSink(opts.recordingsDir, `${opts.fileName}-${fileStamp()}.flv`, opts.logger);
   }
 
   get recordingPath(): string | null {

@@ -16,7 +16,12 @@ import { StreamFixer, type FixerOptions } from '../fixer/stream-fixer.js';
 import type { RepairRecord, TranscodeDecision } from '../fixer/repairs.js';
 import type { LiveStreamRegistry, MediaFrame, StreamSubscriber } from '../rtmp/live-streams.js';
 import type { StreamPath } from '../rtmp/stream-path.js';
-import { FallbackSwitch, type FallbackOptions, type StreamMode, type TranscodeSlots } from '../fallback/fallback-switch.js';
+import {
+  FallbackSwitch,
+  type FallbackOptions,
+  type StreamMode,
+  type TranscodeSlots,
+} from '../fallback/fallback-switch.js';
 import { TranscodeReason } from '../fixer/repairs.js';
 import type { Destination } from './destination.js';
 import { FlvFileSink, fileStamp } from './flv-file-sink.js';
@@ -44,7 +49,9 @@ export interface StreamDescription {
   mode: StreamMode;
   modeReason: string | null;
   repairs: StreamFixer['repairs'];
-  destination: { kind: 'rtmp'; url: string; state: string; connects: number } | { kind: 'local'; playPath: string; recording: string | null };
+  destination:
+    | { kind: 'rtmp'; url: string; state: string; connects: number }
+    | { kind: 'local'; playPath: string; recording: string | null };
   stalls: number;
 }
 
@@ -192,12 +199,17 @@ export class RelaySession implements StreamSubscriber {
     this.stallTimer.unref();
     this.log.info(
       {
-        destination: this.output instanceof Upstream ? this.output.redactedUrl : `local ${this.destination.kind === 'local' ? this.destination.playPath : ''}`,
+        destination:
+          this.output instanceof Upstream
+            ? this.output.redactedUrl
+            : `local ${this.destination.kind === 'local' ? this.destination.playPath : ''}`,
         recording: this.output instanceof LocalOutput ? this.output.recordingPath : undefined,
       },
       'relay session started',
     );
-    const forced = opts.options.transcode === 'always' || opts.options.transcodeStreams.includes(`${opts.path.userId}/${opts.path.streamId}`);
+    const forced =
+      opts.options.transcode === 'always' ||
+      opts.options.transcodeStreams.includes(`${opts.path.userId}/${opts.path.streamId}`);
     if (forced) this.fallback?.startTranscode('forced by configuration');
     this.registry.subscribe(opts.path.path, this);
   }
@@ -264,7 +276,11 @@ export class RelaySession implements StreamSubscriber {
     this.publishing = true;
     this.lastMediaAtMs = Date.now();
     if (this.options.captureDir !== null) {
-      this.capture = new FlvFileSink(this.options.captureDir, `${this.path.userId}-${this.path.streamId}-${fileStamp()}-${this.stats.publishes}.flv`, this.log);
+      this.capture = new FlvFileSink(
+        this.options.captureDir,
+        `${this.path.userId}-${this.path.streamId}-${fileStamp()}-${this.stats.publishes}.flv`,
+        this.log,
+      );
     }
   }
 
@@ -315,7 +331,8 @@ export class RelaySession implements StreamSubscriber {
     this.fixer.flush();
     const capture = this.capture;
     this.capture = null;
-    if (capture) void capture.close().then(() => this.log.info({ file: capture.path, tags: capture.tags }, 'capture written'));
+    if (capture)
+      void capture.close().then(() => this.log.info({ file: capture.path, tags: capture.tags }, 'capture written'));
     this.log.info({ graceMs: this.options.graceMs }, 'publisher left: holding the upstream for the grace period');
     this.graceTimer = setTimeout(() => {
       this.graceTimer = null;
@@ -341,7 +358,15 @@ export class RelaySession implements StreamSubscriber {
       await this.fallback?.close(drainMs);
       await this.output.close();
       this.log.info(
-        { reason, ...this.stats, mode: this.mode.mode, modeReason: this.mode.reason, transcoder: this.fallback?.stats, repairsByKind: this.fixer.repairs, upstream: this.upstream?.stats },
+        {
+          reason,
+          ...this.stats,
+          mode: this.mode.mode,
+          modeReason: this.mode.reason,
+          transcoder: this.fallback?.stats,
+          repairsByKind: this.fixer.repairs,
+          upstream: this.upstream?.stats,
+        },
         'relay session ended',
       );
       this.onEnded(this);
@@ -352,7 +377,10 @@ export class RelaySession implements StreamSubscriber {
   private onDecision(decision: TranscodeDecision): void {
     const reason = `${decision.reason}: ${decision.detail}`;
     if (this.fallback === null) {
-      this.log.warn({ reason, transcode: this.options.transcode }, 'stream needs a transcode, which is off: relaying it remuxed');
+      this.log.warn(
+        { reason, transcode: this.options.transcode },
+        'stream needs a transcode, which is off: relaying it remuxed',
+      );
       return;
     }
     if (decision.reason === TranscodeReason.UNSUPPORTED_VIDEO_CODEC) {
@@ -416,7 +444,11 @@ export class RelaySession implements StreamSubscriber {
       path: this.path.path,
       publisher:
         publisher && this.publishing
-          ? { sessionId: publisher.id, address: publisher.remoteAddress ?? null, since: (this.publisherSince ?? new Date()).toISOString() }
+          ? {
+              sessionId: publisher.id,
+              address: publisher.remoteAddress ?? null,
+              since: (this.publisherSince ?? new Date()).toISOString(),
+            }
           : null,
       publishes: this.stats.publishes,
       video: info.video,
@@ -428,8 +460,17 @@ export class RelaySession implements StreamSubscriber {
       repairs: this.fixer.repairs,
       destination:
         upstream !== null
-          ? { kind: 'rtmp', url: redactUrl(this.destination.kind === 'rtmp' ? this.destination.url : ''), state: upstream.stateName, connects: upstream.stats.connects }
-          : { kind: 'local', playPath: this.destination.kind === 'local' ? this.destination.playPath : '', recording: (this.output as LocalOutput).recordingPath },
+          ? {
+              kind: 'rtmp',
+              url: redactUrl(this.destination.kind === 'rtmp' ? this.destination.url : ''),
+              state: upstream.stateName,
+              connects: upstream.stats.connects,
+            }
+          : {
+              kind: 'local',
+              playPath: this.destination.kind === 'local' ? this.destination.playPath : '',
+              recording: (this.output as LocalOutput).recordingPath,
+            },
       stalls: this.stats.stalls,
     };
   }

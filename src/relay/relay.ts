@@ -25,7 +25,14 @@ export class Relay {
 
   private readonly metrics: RelayMetrics | undefined;
 
-  constructor(opts: { registry: LiveStreamRegistry; resolver: DestinationResolver; options: RelaySessionOptions; logger: Logger; maxTranscodes?: number; metrics?: RelayMetrics }) {
+  constructor(opts: {
+    registry: LiveStreamRegistry;
+    resolver: DestinationResolver;
+    options: RelaySessionOptions;
+    logger: Logger;
+    maxTranscodes?: number;
+    metrics?: RelayMetrics;
+  }) {
     this.metrics = opts.metrics;
     this.transcodeSlots = new TranscodeSlots(opts.maxTranscodes ?? 4);
     this.registry = opts.registry;
@@ -65,7 +72,10 @@ export class Relay {
     const result = await this.resolver.resolve(request.path);
     if (!result.ok) {
       this.stats.publishesRejected++;
-      this.log.info({ path: key, session: request.sessionId, reason: result.reason }, 'publish refused: no destination');
+      this.log.info(
+        { path: key, session: request.sessionId, reason: result.reason },
+        'publish refused: no destination',
+      );
       return { ok: false, reason: result.reason };
     }
     const session = new RelaySession({

@@ -97,7 +97,10 @@ export class Upstream {
     this.clientLogger = this.options.logger;
     this.log = this.options.logger.child({ upstream: this.redactedUrl });
     // Until the first session is up everything is kept, so the stream's start is not lost.
-    this.cache = new ResumeCache({ maxFrames: this.options.maxCacheFrames, maxBytes: this.options.maxCacheBytes }, true);
+    this.cache = new ResumeCache(
+      { maxFrames: this.options.maxCacheFrames, maxBytes: this.options.maxCacheBytes },
+      true,
+    );
   }
 
   /** Connect (once): the relay session calls it when its first publisher is attached. */
@@ -147,7 +150,10 @@ export class Upstream {
           return;
         }
         this.dropping = false;
-        this.log.info({ dropped: this.stats.framesDroppedBackpressure }, 'upstream caught up: sending again from a keyframe');
+        this.log.info(
+          { dropped: this.stats.framesDroppedBackpressure },
+          'upstream caught up: sending again from a keyframe',
+        );
       }
     }
     this.write(tag);
@@ -207,7 +213,10 @@ export class Upstream {
       this.dropping = false;
       const resume = this.resumeTags();
       for (const tag of resume) this.write(tag);
-      this.log.info({ connects: this.stats.connects, resumeFrames: resume.length, tookMs: Date.now() - started }, 'upstream publishing');
+      this.log.info(
+        { connects: this.stats.connects, resumeFrames: resume.length, tookMs: Date.now() - started },
+        'upstream publishing',
+      );
     })();
   }
 
@@ -233,7 +242,10 @@ export class Upstream {
     const delayMs = Math.min(this.options.maxRetryMs, this.options.firstRetryMs * 2 ** this.failures);
     this.failures++;
     // The message may not hold the URL (RtmpClient redacts it); the code says what happened.
-    this.log.warn({ code: (err as { code?: string }).code, err: err.message, retryInMs: delayMs, failures: this.failures }, 'upstream down: reconnecting');
+    this.log.warn(
+      { code: (err as { code?: string }).code, err: err.message, retryInMs: delayMs, failures: this.failures },
+      'upstream down: reconnecting',
+    );
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (this.state !== 'closed') this.connect();

@@ -68,10 +68,20 @@ function buildSession(): { bytes: Buffer; expected: Seen[] } {
   for (let i = 0; i < 120; i++) {
     if (i % 3 === 0) {
       videoTs += 33 + (i % 2);
-      send(6, { typeId: MessageType.VIDEO, streamId: 1, timestampMs: videoTs, payload: randomBytes(1 + Math.floor(rnd() * 20000), i) });
+      send(6, {
+        typeId: MessageType.VIDEO,
+        streamId: 1,
+        timestampMs: videoTs,
+        payload: randomBytes(1 + Math.floor(rnd() * 20000), i),
+      });
     }
     audioTs += 23;
-    send(4, { typeId: MessageType.AUDIO, streamId: 1, timestampMs: audioTs, payload: randomBytes(i % 5 === 0 ? 200 : 180, 1000 + i) });
+    send(4, {
+      typeId: MessageType.AUDIO,
+      streamId: 1,
+      timestampMs: audioTs,
+      payload: randomBytes(i % 5 === 0 ? 200 : 180, 1000 + i),
+    });
   }
   // Extended timestamps: absolute above 2^24 and a delta above 2^24.
   send(6, { typeId: MessageType.VIDEO, streamId: 1, timestampMs: 0x1000000 + 5, payload: randomBytes(9000, 77) });
@@ -134,11 +144,30 @@ describe('ChunkParser headers (RTMP 1.0 §5.3)', () => {
   it('takes audio and video payloads from one slab, and gives commands and data buffers of their own', () => {
     const w = new ChunkWriter();
     const msg = (typeId: number, length: number, timestampMs: number): Buffer =>
-      w.write(typeId === MessageType.AUDIO ? 4 : typeId === MessageType.VIDEO ? 6 : 3, { typeId, streamId: 1, timestampMs, payload: Buffer.alloc(length, typeId) });
+      w.write(typeId === MessageType.AUDIO ? 4 : typeId === MessageType.VIDEO ? 6 : 3, {
+        typeId,
+        streamId: 1,
+        timestampMs,
+        payload: Buffer.alloc(length, typeId),
+      });
     const got: RtmpMessage[] = [];
     const parser = new ChunkParser({ onMessage: (m) => got.push(m) });
-    parser.push(Buffer.concat([msg(MessageType.VIDEO, 300, 0), msg(MessageType.COMMAND_AMF0, 40, 0), msg(MessageType.AUDIO, 20, 10), msg(MessageType.DATA_AMF0, 30, 20), msg(MessageType.VIDEO, 200, 33)]));
-    const [video1, command, audio, data, video2] = got as [RtmpMessage, RtmpMessage, RtmpMessage, RtmpMessage, RtmpMessage];
+    parser.push(
+      Buffer.concat([
+        msg(MessageType.VIDEO, 300, 0),
+        msg(MessageType.COMMAND_AMF0, 40, 0),
+        msg(MessageType.AUDIO, 20, 10),
+        msg(MessageType.DATA_AMF0, 30, 20),
+        msg(MessageType.VIDEO, 200, 33),
+      ]),
+    );
+    const [video1, command, audio, data, video2] = got as [
+      RtmpMessage,
+      RtmpMessage,
+      RtmpMessage,
+      RtmpMessage,
+      RtmpMessage,
+    ];
     expect(audio.payload.buffer).toBe(video1.payload.buffer);
     expect(video2.payload.buffer).toBe(video1.payload.buffer);
     expect(video1.payload.buffer.byteLength).toBe(256 * 1024);
@@ -203,9 +232,23 @@ describe('ChunkParser headers (RTMP 1.0 §5.3)', () => {
 describe('ChunkParser limits and violations', () => {
   const cases: Array<[string, Buffer, RtmpErrorCode, Partial<ChunkParserLimits>?]> = [
     ['Set Chunk Size 0', Buffer.from('02000000000004010000000000000000', 'hex'), RtmpErrorCode.CHUNK_SIZE],
-    ['Set Chunk Size with the top bit set', Buffer.from('02000000000004010000000080000000', 'hex'), RtmpErrorCode.CHUNK_SIZE],
-    ['Set Chunk Size over the configured limit', Buffer.from('02000000000004010000000000010001', 'hex'), RtmpErrorCode.CHUNK_SIZE, { maxChunkSize: 65536 }],
-    ['a message longer than the limit', Buffer.from('0400000010000109' + '01000000', 'hex'), RtmpErrorCode.MESSAGE_TOO_LARGE, { maxMessageBytes: 4096 }],
+    [
+      'Set Chunk Size with the top bit set',
+      Buffer.from('02000000000004010000000080000000', 'hex'),
+      RtmpErrorCode.CHUNK_SIZE,
+    ],
+    [
+      'Set Chunk Size over the configured limit',
+      Buffer.from('02000000000004010000000000010001', 'hex'),
+      RtmpErrorCode.CHUNK_SIZE,
+      { maxChunkSize: 65536 },
+    ],
+    [
+      'a message longer than the limit',
+      Buffer.from('0400000010000109' + '01000000', 'hex'),
+      RtmpErrorCode.MESSAGE_TOO_LARGE,
+      { maxMessageBytes: 4096 },
+    ],
     ['an unknown message type', Buffer.from('040000000000107f01000000', 'hex'), RtmpErrorCode.MESSAGE_TYPE],
     ['a type-3 chunk with no prior header', Buffer.from('c4', 'hex'), RtmpErrorCode.NO_PRIOR_HEADER],
     ['a type-1 chunk with no prior header', Buffer.from('44000000000004080000', 'hex'), RtmpErrorCode.NO_PRIOR_HEADER],
@@ -220,7 +263,9 @@ describe('ChunkParser limits and violations', () => {
   it('rejects a chunk-stream flood with ERR_RTMP_CHUNK_STREAMS', () => {
     const parts: Buffer[] = [];
     for (let csid = 3; csid < 3 + 100; csid++) {
-      parts.push(Buffer.from([csid < 64 ? csid : 0, ...(csid < 64 ? [] : [csid - 64]), 0, 0, 0, 0, 0, 1, 9, 1, 0, 0, 0, 0x17]));
+      parts.push(
+        Buffer.from([csid < 64 ? csid : 0, ...(csid < 64 ? [] : [csid - 64]), 0, 0, 0, 0, 0, 1, 9, 1, 0, 0, 0, 0x17]),
+      );
     }
     expect(parseError(Buffer.concat(parts), { maxChunkStreams: 32 }).code).toBe(RtmpErrorCode.CHUNK_STREAMS);
   });
@@ -231,7 +276,9 @@ describe('ChunkParser limits and violations', () => {
       // 1 MiB declared, one 128-byte chunk sent, on each of 17 chunk streams.
       parts.push(Buffer.from([csid, 0, 0, 0, 0x10, 0, 0, 9, 1, 0, 0, 0]), Buffer.alloc(128, 0x17));
     }
-    expect(parseError(Buffer.concat(parts), { maxBufferedBytes: 8 * 1024 * 1024 }).code).toBe(RtmpErrorCode.BUFFER_LIMIT);
+    expect(parseError(Buffer.concat(parts), { maxBufferedBytes: 8 * 1024 * 1024 }).code).toBe(
+      RtmpErrorCode.BUFFER_LIMIT,
+    );
   });
 
   it('never throws anything but RtmpError on seeded garbage', () => {

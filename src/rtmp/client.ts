@@ -18,7 +18,14 @@ import { EventEmitter } from 'node:events';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Logger } from 'pino';
-import { Amf0EcmaArray, Amf0TypedObject, decodeAmf0, encodeAmf0, type Amf0Object, type Amf0Value } from '../media/amf0.js';
+import {
+  Amf0EcmaArray,
+  Amf0TypedObject,
+  decodeAmf0,
+  encodeAmf0,
+  type Amf0Object,
+  type Amf0Value,
+} from '../media/amf0.js';
 import { ChunkParser, type ChunkParserLimits } from './chunk-parser.js';
 import { ChunkWriter, type OutgoingMessage } from './chunk-writer.js';
 import { CONTROL_CSID, setChunkSizeMessage, windowAckSizeMessage, type UserControl } from './control-messages.js';
@@ -343,7 +350,14 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     setBuffer.writeUInt32BE(streamId, 2);
     setBuffer.writeUInt32BE(PLAY_BUFFER_MS, 6);
     this.send(CONTROL_CSID, { typeId: MessageType.USER_CONTROL, streamId: 0, timestampMs: 0, payload: setBuffer });
-    this.sendCommand(streamId, 'play', this.nextTransactionId++, null, this.url.streamName, PLAY_START_LIVE_OR_RECORDED);
+    this.sendCommand(
+      streamId,
+      'play',
+      this.nextTransactionId++,
+      null,
+      this.url.streamName,
+      PLAY_START_LIVE_OR_RECORDED,
+    );
     await started;
     this.log?.info({ rtmpStreamId: streamId }, 'rtmp client play started');
   }
@@ -374,7 +388,8 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
    */
   sendMedia(kind: 'audio' | 'video' | 'data', timestampMs: number, payload: Buffer): boolean {
     if (this.closed) throw new Error('RtmpClient.sendMedia on a closed client');
-    if (this.role !== 'publishing' || this.streamId === null) throw new Error('RtmpClient.sendMedia before publish() resolved');
+    if (this.role !== 'publishing' || this.streamId === null)
+      throw new Error('RtmpClient.sendMedia before publish() resolved');
     const csid = kind === 'audio' ? CSID_AUDIO : kind === 'video' ? CSID_VIDEO : CSID_DATA;
     const typeId = kind === 'audio' ? MessageType.AUDIO : kind === 'video' ? MessageType.VIDEO : MessageType.DATA_AMF0;
     return this.send(csid, { typeId, streamId: this.streamId, timestampMs, payload });
@@ -410,7 +425,10 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       this.fail(
-        new RtmpError(RtmpErrorCode.HANDSHAKE_TIMEOUT, `connect to ${this.redacted} not done within ${this.connectTimeoutMs} ms`),
+        new RtmpError(
+          RtmpErrorCode.HANDSHAKE_TIMEOUT,
+          `connect to ${this.redacted} not done within ${this.connectTimeoutMs} ms`,
+        ),
       );
     }, this.connectTimeoutMs);
     const command: Amf0Object = {
@@ -540,7 +558,12 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   }
 
   private sendCommand(streamId: number, ...values: Amf0Value[]): void {
-    this.send(CSID_COMMAND, { typeId: MessageType.COMMAND_AMF0, streamId, timestampMs: 0, payload: encodeAmf0(...values) });
+    this.send(CSID_COMMAND, {
+      typeId: MessageType.COMMAND_AMF0,
+      streamId,
+      timestampMs: 0,
+      payload: encodeAmf0(...values),
+    });
   }
 
   private onData(data: Buffer): void {
@@ -565,9 +588,13 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     if (this.closing) {
       this.finish(null);
     } else if (!this.handshake.done) {
-      this.fail(new RtmpError(RtmpErrorCode.HANDSHAKE_TRUNCATED, `${this.redacted} closed the connection during the handshake`));
+      this.fail(
+        new RtmpError(RtmpErrorCode.HANDSHAKE_TRUNCATED, `${this.redacted} closed the connection during the handshake`),
+      );
     } else if (this.parser.midMessage) {
-      this.fail(new RtmpError(RtmpErrorCode.TRUNCATED, `${this.redacted} closed the connection in the middle of a message`));
+      this.fail(
+        new RtmpError(RtmpErrorCode.TRUNCATED, `${this.redacted} closed the connection in the middle of a message`),
+      );
     } else {
       this.finish(null);
     }
@@ -578,7 +605,9 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     this.graceTimer = null;
     if (this.ended) return;
     if (!this.closing && !this.handshake.done) {
-      this.finish(new RtmpError(RtmpErrorCode.HANDSHAKE_TRUNCATED, `${this.redacted} closed the connection during the handshake`));
+      this.finish(
+        new RtmpError(RtmpErrorCode.HANDSHAKE_TRUNCATED, `${this.redacted} closed the connection during the handshake`),
+      );
     } else {
       this.finish(null);
     }
@@ -631,7 +660,10 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
       case MessageType.COMMAND_AMF3:
       case MessageType.DATA_AMF3:
       case MessageType.SHARED_OBJECT_AMF3:
-        throw new RtmpError(RtmpErrorCode.AMF3_UNSUPPORTED, `AMF3-encoded message (type ${message.typeId}) from the server`);
+        throw new RtmpError(
+          RtmpErrorCode.AMF3_UNSUPPORTED,
+          `AMF3-encoded message (type ${message.typeId}) from the server`,
+        );
       default:
         throw new RtmpError(RtmpErrorCode.MESSAGE_TYPE, `unexpected message type ${message.typeId}`);
     }
@@ -692,13 +724,19 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
       } else if (level === 'error' || /\.(StreamNotFound|Failed|BadName)$/.test(code)) {
         this.statusWaiter = null;
         this.log?.warn({ code, level }, `rtmp client ${waiter.command} refused`);
-        waiter.reject(new RtmpError(RtmpErrorCode.PEER_REJECTED, `${waiter.command} refused: ${code || 'no code'}: ${text(info.description)}`));
+        waiter.reject(
+          new RtmpError(
+            RtmpErrorCode.PEER_REJECTED,
+            `${waiter.command} refused: ${code || 'no code'}: ${text(info.description)}`,
+          ),
+        );
       }
       return;
     }
     if (this.role === 'playing') {
       if (code === 'NetStream.Play.UnpublishNotify' || code === 'NetStream.Play.Stop') this.signalUnpublish();
-      else if (code === 'NetStream.Play.PublishNotify' || code === 'NetStream.Play.Start') this.unpublishSignalled = false;
+      else if (code === 'NetStream.Play.PublishNotify' || code === 'NetStream.Play.Start')
+        this.unpublishSignalled = false;
     } else if (level === 'error') {
       this.log?.warn({ code }, 'rtmp client error status from the server');
     }
@@ -720,7 +758,11 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   /** §7.1.6: aggregate messages carry several media/data sub-messages. */
   private onAggregate(message: RtmpMessage): void {
     for (const sub of splitAggregate(message)) {
-      if (sub.typeId === MessageType.AUDIO || sub.typeId === MessageType.VIDEO || sub.typeId === MessageType.DATA_AMF0) {
+      if (
+        sub.typeId === MessageType.AUDIO ||
+        sub.typeId === MessageType.VIDEO ||
+        sub.typeId === MessageType.DATA_AMF0
+      ) {
         this.deliver(sub.streamId, sub.typeId, sub.timestampMs, sub.payload);
       }
     }

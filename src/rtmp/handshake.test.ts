@@ -7,10 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { RtmpError, RtmpErrorCode } from './errors.js';
 import { ClientHandshake, HANDSHAKE_SIZE, RTMP_VERSION, ServerHandshake, type HandshakeMode } from './handshake.js';
 
-const KEY_TAIL = Buffer.from(
-  'F0EEC24A8068BEE82E00D0D1029E7E576EEC5D2D29806FAB93B8E636CFEB31AE',
-  'hex',
-);
+const KEY_TAIL = Buffer.from('F0EEC24A8068BEE82E00D0D1029E7E576EEC5D2D29806FAB93B8E636CFEB31AE', 'hex');
 const PLAYER_KEY = Buffer.concat([Buffer.from('Genuine Adobe Flash Player 001'), KEY_TAIL]);
 const SERVER_KEY = Buffer.concat([Buffer.from('Genuine Adobe Flash Media Server 001'), KEY_TAIL]);
 
@@ -260,7 +257,7 @@ describe('ClientHandshake <-> ServerHandshake', () => {
 /** Splits `data` into pieces of the given sizes (the last piece takes the rest). */
 function splitBy(data: Buffer, nextSize: () => number): Buffer[] {
   const pieces: Buffer[] = [];
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     const size = Math.max(1, Math.min(nextSize(), data.length - at));
     pieces.push(data.subarray(at, at + size));
     at += size;

@@ -137,7 +137,13 @@ export class LiveStream {
 
   /** A metadata (onMetaData) body, without any @setDataFrame wrapper. */
   pushMetadata(timestampMs: number, body: Buffer): void {
-    const frame: MediaFrame = { kind: 'data', timestampMs, payload: own(body), isKeyframe: false, isSequenceHeader: false };
+    const frame: MediaFrame = {
+      kind: 'data',
+      timestampMs,
+      payload: own(body),
+      isKeyframe: false,
+      isSequenceHeader: false,
+    };
     this.metadata = frame;
     this.fanOut(frame);
   }

@@ -23,7 +23,8 @@ export class PayloadSlab {
 
   /** `slabBytes`: size of each slab; 0 gives every payload a buffer of its own. */
   constructor(slabBytes: number) {
-    if (!Number.isInteger(slabBytes) || slabBytes < 0) throw new RangeError(`slab size ${slabBytes} is not a byte count`);
+    if (!Number.isInteger(slabBytes) || slabBytes < 0)
+      throw new RangeError(`slab size ${slabBytes} is not a byte count`);
     this.slabBytes = slabBytes;
   }
 

@@ -24,7 +24,10 @@ export class ProtocolControl {
   private bytesAtLastAck = 0;
 
   /** `onUserControl` gets every user control event but ping requests, which are answered here. */
-  constructor(send: (csid: number, message: OutgoingMessage) => void, onUserControl: (uc: UserControl) => void = () => {}) {
+  constructor(
+    send: (csid: number, message: OutgoingMessage) => void,
+    onUserControl: (uc: UserControl) => void = () => {},
+  ) {
     this.send = send;
     this.onUserControl = onUserControl;
   }

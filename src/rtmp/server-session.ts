@@ -158,11 +158,15 @@ export class ServerSession implements StreamPublisher {
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('end', () => this.onEnd());
-    socket.on('error', (err: NodeJS.ErrnoException) => this.close(undefined, `socket error ${err.code ?? err.message}`));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.close(undefined, `socket error ${err.code ?? err.message}`),
+    );
     socket.on('close', () => this.close(undefined, 'socket closed'));
 
     this.handshakeTimer = setTimeout(() => {
-      this.fail(new RtmpError(RtmpErrorCode.HANDSHAKE_TIMEOUT, `handshake not done within ${ctx.limits.handshakeTimeoutMs} ms`));
+      this.fail(
+        new RtmpError(RtmpErrorCode.HANDSHAKE_TIMEOUT, `handshake not done within ${ctx.limits.handshakeTimeoutMs} ms`),
+      );
     }, ctx.limits.handshakeTimeoutMs);
     const idleCheckMs = Math.max(50, Math.min(1000, Math.floor(ctx.limits.idleTimeoutMs / 4)));
     this.idleTimer = setInterval(() => this.checkIdle(), idleCheckMs);
@@ -256,7 +260,9 @@ export class ServerSession implements StreamPublisher {
 
   private checkIdle(): void {
     if (Date.now() - this.lastActivityMs >= this.ctx.limits.idleTimeoutMs) {
-      this.fail(new RtmpError(RtmpErrorCode.IDLE_TIMEOUT, `no bytes in or out for ${this.ctx.limits.idleTimeoutMs} ms`));
+      this.fail(
+        new RtmpError(RtmpErrorCode.IDLE_TIMEOUT, `no bytes in or out for ${this.ctx.limits.idleTimeoutMs} ms`),
+      );
     }
   }
 
@@ -272,7 +278,12 @@ export class ServerSession implements StreamPublisher {
   }
 
   private sendCommand(streamId: number, ...values: Amf0Value[]): void {
-    this.send(CSID_COMMAND, { typeId: MessageType.COMMAND_AMF0, streamId, timestampMs: 0, payload: encodeAmf0(...values) });
+    this.send(CSID_COMMAND, {
+      typeId: MessageType.COMMAND_AMF0,
+      streamId,
+      timestampMs: 0,
+      payload: encodeAmf0(...values),
+    });
   }
 
   private sendStatus(streamId: number, level: 'status' | 'error' | 'warning', code: string, description: string): void {
@@ -291,7 +302,12 @@ export class ServerSession implements StreamPublisher {
         return this.onData0(message);
       case MessageType.AUDIO:
       case MessageType.VIDEO:
-        return this.onMedia(message.typeId === MessageType.AUDIO ? 'audio' : 'video', message.streamId, message.timestampMs, message.payload);
+        return this.onMedia(
+          message.typeId === MessageType.AUDIO ? 'audio' : 'video',
+          message.streamId,
+          message.timestampMs,
+          message.payload,
+        );
       case MessageType.AGGREGATE:
         return this.onAggregate(message);
       case MessageType.COMMAND_AMF3:
@@ -324,7 +340,10 @@ export class ServerSession implements StreamPublisher {
       case 'FCUnpublish':
         return this.sendCommand(0, '_result', transactionId, null);
       case 'FCPublish':
-        this.sendCommand(0, 'onFCPublish', 0, null, { code: 'NetStream.Publish.Start', description: String(args[0] ?? '') });
+        this.sendCommand(0, 'onFCPublish', 0, null, {
+          code: 'NetStream.Publish.Start',
+          description: String(args[0] ?? ''),
+        });
         return this.sendCommand(0, '_result', transactionId, null);
       case 'createStream':
         return this.onCreateStream(transactionId);
@@ -365,7 +384,12 @@ export class ServerSession implements StreamPublisher {
 
   private onConnect(transactionId: number, commandObject: Amf0Value): void {
     if (this.app !== null) throw new RtmpError(RtmpErrorCode.COMMAND_STATE, 'connect on a connected session');
-    if (commandObject === null || typeof commandObject !== 'object' || Array.isArray(commandObject) || commandObject instanceof Date) {
+    if (
+      commandObject === null ||
+      typeof commandObject !== 'object' ||
+      Array.isArray(commandObject) ||
+      commandObject instanceof Date
+    ) {
       throw new RtmpError(RtmpErrorCode.COMMAND_INVALID, 'connect without a command object');
     }
     const props = commandObject as Record<string, Amf0Value>;
@@ -392,14 +416,22 @@ export class ServerSession implements StreamPublisher {
       '_result',
       transactionId,
       { fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1 },
-      { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: 0 },
+      {
+        level: 'status',
+        code: 'NetConnection.Connect.Success',
+        description: 'Connection succeeded.',
+        objectEncoding: 0,
+      },
     );
     this.log.debug({ rtmpApp: appHead }, 'connected');
   }
 
   private onCreateStream(transactionId: number): void {
     if (this.streams.size >= this.ctx.limits.maxStreamsPerSession) {
-      throw new RtmpError(RtmpErrorCode.COMMAND_STATE, `more than ${this.ctx.limits.maxStreamsPerSession} streams in one session`);
+      throw new RtmpError(
+        RtmpErrorCode.COMMAND_STATE,
+        `more than ${this.ctx.limits.maxStreamsPerSession} streams in one session`,
+      );
     }
     const streamId = this.nextStreamId++;
     this.streams.set(streamId, { role: 'idle' });
@@ -412,7 +444,10 @@ export class ServerSession implements StreamPublisher {
       throw new RtmpError(RtmpErrorCode.STREAM_ID, `${command} on message stream ${streamId}, which was never created`);
     }
     if (role.role !== 'idle') {
-      throw new RtmpError(RtmpErrorCode.COMMAND_STATE, `${command} on message stream ${streamId}, which is already in use`);
+      throw new RtmpError(
+        RtmpErrorCode.COMMAND_STATE,
+        `${command} on message stream ${streamId}, which is already in use`,
+      );
     }
     return role;
   }
@@ -540,7 +575,8 @@ export class ServerSession implements StreamPublisher {
   sendMedia(streamId: number, frame: MediaFrame): boolean {
     if (this.closed) return false;
     const csid = frame.kind === 'audio' ? CSID_AUDIO : frame.kind === 'video' ? CSID_VIDEO : CSID_DATA;
-    const typeId = frame.kind === 'audio' ? MessageType.AUDIO : frame.kind === 'video' ? MessageType.VIDEO : MessageType.DATA_AMF0;
+    const typeId =
+      frame.kind === 'audio' ? MessageType.AUDIO : frame.kind === 'video' ? MessageType.VIDEO : MessageType.DATA_AMF0;
     this.send(csid, { typeId, streamId, timestampMs: frame.timestampMs, payload: frame.payload });
     this.stats.framesOut++;
     return true;

@@ -8,7 +8,13 @@ import type { Logger } from 'pino';
 import { DEFAULT_CHUNK_PARSER_LIMITS } from './chunk-parser.js';
 import { RtmpErrorCode } from './errors.js';
 import { LiveStreamRegistry, type GopCacheLimits } from './live-streams.js';
-import { ServerSession, type PublishDecision, type PublishRequest, type SessionCloseInfo, type SessionLimits } from './server-session.js';
+import {
+  ServerSession,
+  type PublishDecision,
+  type PublishRequest,
+  type SessionCloseInfo,
+  type SessionLimits,
+} from './server-session.js';
 
 export interface ServerLimits extends SessionLimits, GopCacheLimits {
   /** Concurrent connections; further ones are refused at once. */

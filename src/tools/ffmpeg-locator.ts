@@ -80,5 +80,7 @@ export function requireTool(name: ToolName, env: NodeJS.ProcessEnv = process.env
   if (tool !== null) return tool;
   const explicit = env[ENV_VAR[name]];
   if (explicit) throw new Error(`${ENV_VAR[name]}=${explicit} is not an executable file`);
-  throw new Error(`${name} not found: set ${ENV_VAR[name]}, put ${name} on PATH, or run npm install (${PACKAGE[name]})`);
+  throw new Error(
+    `${name} not found: set ${ENV_VAR[name]}, put ${name} on PATH, or run npm install (${PACKAGE[name]})`,
+  );
 }

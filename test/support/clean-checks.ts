@@ -16,8 +16,17 @@ import { readFlv, type FlvTag } from '../../src/flv/flv-reader.js';
 import { ParameterSets } from '../../src/flv/h264-slice.js';
 import { PocCounter } from '../../src/flv/h264-poc.js';
 import {
-  AAC_TAG_BYTE, CADENCE_NEIGHBOURS, CADENCE_P95_MS, ContractRule, MAX_AV_SKEW_MS, MAX_DTS_STEP_MS, MAX_HLS_SEGMENT_S,
-  MAX_KEYFRAME_INTERVAL_MS, MAX_START_MS, MIN_KEYFRAME_INTERVAL_MS, MIN_TRACK_FRAMES,
+  AAC_TAG_BYTE,
+  CADENCE_NEIGHBOURS,
+  CADENCE_P95_MS,
+  ContractRule,
+  MAX_AV_SKEW_MS,
+  MAX_DTS_STEP_MS,
+  MAX_HLS_SEGMENT_S,
+  MAX_KEYFRAME_INTERVAL_MS,
+  MAX_START_MS,
+  MIN_KEYFRAME_INTERVAL_MS,
+  MIN_TRACK_FRAMES,
 } from '../../src/media/output-contract.js';
 import { JUDGES, decodeWith, packageWith } from './judges.js';
 import { probePackets, type ProbedPacket } from './media.js';
@@ -41,7 +50,9 @@ class Breaches {
   }
 
   list(): string[] {
-    return [...this.byRule].map(([rule, e]) => `${rule}: ${e.count > 1 ? `${e.count}x, e.g. ` : ''}${e.examples.join('; ')}`);
+    return [...this.byRule].map(
+      ([rule, e]) => `${rule}: ${e.count > 1 ? `${e.count}x, e.g. ` : ''}${e.examples.join('; ')}`,
+    );
   }
 }
 
@@ -121,7 +132,8 @@ function walkVideoHeader(tag: FlvTag, s: VideoState, b: Breaches): void {
     const spsHex = config.sps.map((n) => n.toString('hex')).join(',');
     if (s.header !== null) {
       // Any AVC header after the first is a new one: only for a real SPS change, right before an IDR.
-      if (spsHex === s.spsHex) b.add(ContractRule.STABLE_HEADERS, `AVC sequence header again at ${tag.timestampMs} ms with the same SPS`);
+      if (spsHex === s.spsHex)
+        b.add(ContractRule.STABLE_HEADERS, `AVC sequence header again at ${tag.timestampMs} ms with the same SPS`);
       s.headerPending = true;
     }
     s.header = Buffer.from(record);
@@ -142,13 +154,16 @@ function walkVideoFrame(tag: FlvTag, s: VideoState, w: Walk, b: Breaches): void 
   if (s.header === null) b.add(ContractRule.HEADERS_FIRST, `video frame at ${at} before any AVC sequence header`);
   if (cts < 0) b.add(ContractRule.COMPOSITION, `negative composition time ${cts} at ${at}`);
   const nals = tileNals(tag.data.subarray(5), 4);
-  if (nals === null) b.add(ContractRule.AVCC_FRAMING, `payload at ${at} does not tile into 4-byte length-prefixed NAL units`);
+  if (nals === null)
+    b.add(ContractRule.AVCC_FRAMING, `payload at ${at} does not tile into 4-byte length-prefixed NAL units`);
   const list = nals ?? [];
   if (list.some(hasStartCode)) b.add(ContractRule.AVCC_FRAMING, `start code inside a NAL unit at ${at}`);
   const idr = list.some((n) => (n[0]! & 0x1f) === NAL_IDR);
   if (keyFlag && !idr) b.add(ContractRule.KEY_FLAGS, `key flag without an IDR at ${at}`);
-  if (w.video.length === 0 && !(keyFlag && idr)) b.add(ContractRule.FIRST_FRAME, `first video frame (${at}) key=${keyFlag} idr=${idr}`);
-  if (s.headerPending && !idr) b.add(ContractRule.STABLE_HEADERS, `new AVC sequence header not right before an IDR (frame at ${at})`);
+  if (w.video.length === 0 && !(keyFlag && idr))
+    b.add(ContractRule.FIRST_FRAME, `first video frame (${at}) key=${keyFlag} idr=${idr}`);
+  if (s.headerPending && !idr)
+    b.add(ContractRule.STABLE_HEADERS, `new AVC sequence header not right before an IDR (frame at ${at})`);
   s.headerPending = false;
   if (idr) s.idrPeriod++;
   let poc: number | null = null;
@@ -182,12 +197,14 @@ function walkAudio(tag: FlvTag, asc: { value: Buffer | null }, w: Walk, b: Breac
   if (first !== AAC_TAG_BYTE) b.add(ContractRule.AAC_TAG_BYTE, `0x${first.toString(16)} at ${at}`);
   const payload = tag.data.subarray(2);
   if (tag.data[1] === 0) {
-    if (asc.value !== null && !asc.value.equals(payload)) b.add(ContractRule.STABLE_HEADERS, `AAC sequence header changed at ${at}`);
+    if (asc.value !== null && !asc.value.equals(payload))
+      b.add(ContractRule.STABLE_HEADERS, `AAC sequence header changed at ${at}`);
     asc.value ??= Buffer.from(payload);
     return;
   }
   if (asc.value === null) b.add(ContractRule.HEADERS_FIRST, `AAC frame at ${at} before any AAC sequence header`);
-  if (payload[0] === 0xff && ((payload[1] ?? 0) & 0xf6) === 0xf0) b.add(ContractRule.RAW_AAC, `ADTS header in the AAC frame at ${at}`);
+  if (payload[0] === 0xff && ((payload[1] ?? 0) & 0xf6) === 0xf0)
+    b.add(ContractRule.RAW_AAC, `ADTS header in the AAC frame at ${at}`);
   w.audioDts.push(tag.timestampMs);
   w.order.push({ track: 'a', dts: tag.timestampMs });
 }
@@ -204,10 +221,19 @@ function walkFile(buf: Buffer, b: Breaches): Walk {
     b.add(ContractRule.PARSE, (err as Error).message);
     return w;
   }
-  const s: VideoState = { ps: new ParameterSets(), poc: new PocCounter(), lengthSize: 4, header: null, spsHex: null, headerPending: false, idrPeriod: 0 };
+  const s: VideoState = {
+    ps: new ParameterSets(),
+    poc: new PocCounter(),
+    lengthSize: 4,
+    header: null,
+    spsHex: null,
+    headerPending: false,
+    idrPeriod: 0,
+  };
   const asc = { value: null as Buffer | null };
   for (const tag of tags) {
-    if (tag.previousTagSize !== tag.data.length + 11) b.add(ContractRule.PARSE, `PreviousTagSize ${tag.previousTagSize} after the tag at byte ${tag.offset}`);
+    if (tag.previousTagSize !== tag.data.length + 11)
+      b.add(ContractRule.PARSE, `PreviousTagSize ${tag.previousTagSize} after the tag at byte ${tag.offset}`);
     if (tag.tagType === 8 && tag.data.length >= 2) walkAudio(tag, asc, w, b);
     if (tag.tagType !== 9) continue;
     const first = tag.data[0] ?? 0;
@@ -282,7 +308,10 @@ function judgeComposition(w: Walk, b: Breaches): void {
     const byPts = [...frames].sort((x, y) => x.pts - y.pts);
     for (let i = 1; i < byPts.length; i++) {
       if (byPts[i]!.pts === byPts[i - 1]!.pts || byPts[i]!.poc! <= byPts[i - 1]!.poc!) {
-        b.add(ContractRule.COMPOSITION, `PTS order != POC order at PTS ${byPts[i]!.pts} (POC ${byPts[i]!.poc} after ${byPts[i - 1]!.poc})`);
+        b.add(
+          ContractRule.COMPOSITION,
+          `PTS order != POC order at PTS ${byPts[i]!.pts} (POC ${byPts[i]!.poc} after ${byPts[i - 1]!.poc})`,
+        );
         break;
       }
     }
@@ -290,19 +319,30 @@ function judgeComposition(w: Walk, b: Breaches): void {
 }
 
 /** keyframe interval by one judge's ffprobe: consecutive keyframes in range, open last GOP bounded. */
-function judgeKeyframes(packets: ProbedPacket[], label: string, minKeyframes: number, b: Breaches): ContractFigures['keyframes'][string] {
+function judgeKeyframes(
+  packets: ProbedPacket[],
+  label: string,
+  minKeyframes: number,
+  b: Breaches,
+): ContractFigures['keyframes'][string] {
   const video = packets.filter((p) => p.codecType === 'video');
   const keys = video.filter((p) => p.keyframe).map((p) => p.dts);
   const gaps = keys.slice(1).map((k, i) => k - keys[i]!);
   const rule = `${ContractRule.KEYFRAME_INTERVAL} [${label}]`;
   for (let i = 0; i < gaps.length; i++) {
     const gap = gaps[i]!;
-    if (gap < MIN_KEYFRAME_INTERVAL_MS || gap > MAX_KEYFRAME_INTERVAL_MS) b.add(rule, `${gap} ms ending at ${keys[i + 1]}`);
+    if (gap < MIN_KEYFRAME_INTERVAL_MS || gap > MAX_KEYFRAME_INTERVAL_MS)
+      b.add(rule, `${gap} ms ending at ${keys[i + 1]}`);
   }
   const openLastMs = keys.length > 0 && video.length > 0 ? video.at(-1)!.dts - keys.at(-1)! : null;
   if (openLastMs !== null && openLastMs > MAX_KEYFRAME_INTERVAL_MS) b.add(rule, `open last GOP of ${openLastMs} ms`);
   if (keys.length < minKeyframes) b.add(rule, `${keys.length} keyframes, expected at least ${minKeyframes}`);
-  return { count: keys.length, minMs: gaps.length ? Math.min(...gaps) : null, maxMs: gaps.length ? Math.max(...gaps) : null, openLastMs };
+  return {
+    count: keys.length,
+    minMs: gaps.length ? Math.min(...gaps) : null,
+    maxMs: gaps.length ? Math.max(...gaps) : null,
+    openLastMs,
+  };
 }
 
 /** Every contract rule the file can answer; nothing asserted, so a test sees all breaches at once. */
@@ -333,7 +373,8 @@ export async function checkContract(file: string, opts: { minKeyframes?: number 
       decodeWith(judge, file),
       packageWith(judge, file),
     ]);
-    if (probed instanceof Error) b.add(`${ContractRule.PARSE} [${judge.label}]`, `ffprobe: ${probed.message.split('\n')[0]}`);
+    if (probed instanceof Error)
+      b.add(`${ContractRule.PARSE} [${judge.label}]`, `ffprobe: ${probed.message.split('\n')[0]}`);
     else {
       if (packets.length === 0) packets = probed;
       figures.keyframes[judge.label] = judgeKeyframes(probed, judge.label, opts.minKeyframes ?? 2, b);
@@ -345,8 +386,10 @@ export async function checkContract(file: string, opts: { minKeyframes?: number 
     figures.maxSegmentS[judge.label] = Math.max(0, ...packaged.segmentsS);
     for (const line of packaged.errorLines) b.add(`${ContractRule.PACKAGES} [${judge.label}]`, line);
     if (packaged.code !== 0) b.add(`${ContractRule.PACKAGES} [${judge.label}]`, `exit code ${packaged.code}`);
-    if (packaged.segmentsS.length === 0) b.add(`${ContractRule.PACKAGES} [${judge.label}]`, 'no segment in the playlist');
-    for (const s of packaged.segmentsS.filter((x) => x > MAX_HLS_SEGMENT_S)) b.add(`${ContractRule.PACKAGES} [${judge.label}]`, `segment of ${s} s`);
+    if (packaged.segmentsS.length === 0)
+      b.add(`${ContractRule.PACKAGES} [${judge.label}]`, 'no segment in the playlist');
+    for (const s of packaged.segmentsS.filter((x) => x > MAX_HLS_SEGMENT_S))
+      b.add(`${ContractRule.PACKAGES} [${judge.label}]`, `segment of ${s} s`);
   }
   return { file, breaches: b.list(), figures, packets };
 }
@@ -369,7 +412,11 @@ export function summaryLine(name: string, r: ContractReport): string {
  */
 export async function expectCloudflareClean(
   file: string,
-  opts: { minKeyframes?: number; name?: string; /** the test context's, in concurrent tests */ expect?: ExpectStatic } = {},
+  opts: {
+    minKeyframes?: number;
+    name?: string;
+    /** the test context's, in concurrent tests */ expect?: ExpectStatic;
+  } = {},
 ): Promise<ContractReport> {
   const expect = opts.expect ?? globalExpect;
   const [inspected, report] = await Promise.all([inspectFile(file), checkContract(file, opts)]);
@@ -377,7 +424,12 @@ export async function expectCloudflareClean(
   // Soft: a test goes on to its other checks, so one run shows every rule a file breaks.
   expect.soft(report.breaches, `contract breaches of ${file}`).toEqual([]);
   // An output is clean by rinse's own judge too: no contract rule broken, not only no Cloudflare MUST.
-  expect.soft(inspected.findings.map((f) => `${f.rule}: ${f.detail}`), 'rules rinse inspect finds broken').toEqual([]);
+  expect
+    .soft(
+      inspected.findings.map((f) => `${f.rule}: ${f.detail}`),
+      'rules rinse inspect finds broken',
+    )
+    .toEqual([]);
   expect.soft(inspected.verdict.clean, 'rinse inspect calls it clean').toBe(true);
   return report;
 }
@@ -387,13 +439,29 @@ export async function expectCloudflareClean(
  * increasing DTS on both tracks, steps, keyframe interval (open last GOP included), A/V
  * skew in file order. Returns the keyframe DTS list. `label` names the judge.
  */
-export function expectCleanTimeline(packets: ProbedPacket[], minKeyframes = 2, label = 'ffprobe', expect: ExpectStatic = globalExpect): number[] {
+export function expectCleanTimeline(
+  packets: ProbedPacket[],
+  minKeyframes = 2,
+  label = 'ffprobe',
+  expect: ExpectStatic = globalExpect,
+): number[] {
   const b = new Breaches();
   const video = packets.filter((p) => p.codecType === 'video');
   const audio = packets.filter((p) => p.codecType === 'audio');
-  judgeTrack('video', video.map((p) => p.dts), b);
-  judgeTrack('audio', audio.map((p) => p.dts), b);
-  judgeSkew(packets.map((p) => ({ track: p.codecType === 'audio' ? 'a' : 'v', dts: p.dts })), b);
+  judgeTrack(
+    'video',
+    video.map((p) => p.dts),
+    b,
+  );
+  judgeTrack(
+    'audio',
+    audio.map((p) => p.dts),
+    b,
+  );
+  judgeSkew(
+    packets.map((p) => ({ track: p.codecType === 'audio' ? 'a' : 'v', dts: p.dts })),
+    b,
+  );
   judgeKeyframes(packets, label, minKeyframes, b);
   expect(b.list(), `contract breaches by ${label}'s packets`).toEqual([]);
   return video.filter((p) => p.keyframe).map((p) => p.dts);

@@ -30,8 +30,17 @@ export interface Judge {
 
 /** libavformat major.minor of each FFmpeg release: names a git build by the release it follows. */
 const LAVF_RELEASES: Array<[number, number, string]> = [
-  [58, 12, '4.0'], [58, 20, '4.1'], [58, 29, '4.2'], [58, 45, '4.3'], [58, 76, '4.4'],
-  [59, 16, '5.0'], [59, 27, '5.1'], [60, 3, '6.0'], [60, 16, '6.1'], [61, 1, '7.0'], [61, 7, '7.1'],
+  [58, 12, '4.0'],
+  [58, 20, '4.1'],
+  [58, 29, '4.2'],
+  [58, 45, '4.3'],
+  [58, 76, '4.4'],
+  [59, 16, '5.0'],
+  [59, 27, '5.1'],
+  [60, 3, '6.0'],
+  [60, 16, '6.1'],
+  [61, 1, '7.0'],
+  [61, 7, '7.1'],
 ];
 
 function versionText(path: string): string {
@@ -97,7 +106,8 @@ function findJudges(): Judge[] {
     const differs = pf === null || pp === null || !sameBuild(lf.path, pf) || !sameBuild(lp.path, pp);
     if (differs) judges.push(makeJudge(lf.path, lp.path));
   }
-  if (judges.length === 0) throw new Error('no FFmpeg to judge with: run npm install, or set FFMPEG_PATH and FFPROBE_PATH');
+  if (judges.length === 0)
+    throw new Error('no FFmpeg to judge with: run npm install, or set FFMPEG_PATH and FFPROBE_PATH');
   return judges;
 }
 
@@ -112,12 +122,19 @@ export interface JudgeRun {
 }
 
 function lines(text: string): string[] {
-  return text.split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0);
+  return text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.length > 0);
 }
 
 /** decodes: `ffmpeg -hide_banner -nostdin -v error -i FILE -f null -`, no other flags. */
 export async function decodeWith(judge: Judge, file: string): Promise<JudgeRun> {
-  const r = await run(judge.ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-'], 180_000);
+  const r = await run(
+    judge.ffmpeg,
+    ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-'],
+    180_000,
+  );
   return { judge: judge.label, code: r.code, errorLines: lines(r.stderr) };
 }
 
@@ -134,7 +151,8 @@ export const TOLERATED_PACKAGER_LINES: ReadonlyArray<{ pattern: RegExp; reason: 
   {
     // FFmpeg 4.1's HLS muxer prints this for every output path, the clean reference
     // fixtures included: it misjudges a plain path as a non-file protocol (fixed in 4.2).
-    pattern: /^\[hls @ 0x[0-9a-f]+\] Cannot use rename on non file protocol, this may lead to races and temporary partial files$/,
+    pattern:
+      /^\[hls @ 0x[0-9a-f]+\] Cannot use rename on non file protocol, this may lead to races and temporary partial files$/,
     reason: 'FFmpeg 4.1 prints it for any input',
   },
 ];
@@ -144,7 +162,11 @@ export async function packageWith(judge: Judge, file: string): Promise<PackageRu
   const dir = mkdtempSync(join(tmpdir(), 'rinse-hls-'));
   try {
     const playlist = join(dir, 'x.m3u8');
-    const r = await run(judge.ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-c', 'copy', '-f', 'hls', '-hls_time', '2', playlist], 180_000);
+    const r = await run(
+      judge.ffmpeg,
+      ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-c', 'copy', '-f', 'hls', '-hls_time', '2', playlist],
+      180_000,
+    );
     const text = existsSync(playlist) ? readFileSync(playlist, 'utf8') : '';
     const segmentsS = [...text.matchAll(/^#EXTINF:([\d.]+)/gm)].map((m) => Number(m[1]));
     const errorLines = lines(r.stderr).filter((l) => !TOLERATED_PACKAGER_LINES.some((t) => t.pattern.test(l)));

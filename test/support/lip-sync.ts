@@ -33,7 +33,8 @@ const SLICE_HEADER_SKIP = 16;
 export async function trueInputTags(spec: FixtureSpec, fixtureFile: string): Promise<TimedTag[]> {
   const only = spec.bases.length === 1 ? spec.bases[0] : undefined;
   const base = only === undefined ? undefined : BASE_ENCODES[only];
-  const file = base === undefined || 'hevc' in base ? fixtureFile : await ensureBaseEncode(join(FIXTURE_DIR, 'base'), base);
+  const file =
+    base === undefined || 'hevc' in base ? fixtureFile : await ensureBaseEncode(join(FIXTURE_DIR, 'base'), base);
   return readFlv(readFileSync(file)).tags;
 }
 
@@ -174,16 +175,24 @@ export function lipSyncLine(name: string, r: LipSyncReport): string {
 /** `expect`: the test context's, in concurrent tests (expect.soft needs it). */
 export function expectLipSync(name: string, r: LipSyncReport, expect: ExpectStatic = globalExpect): void {
   for (const track of ['audio', 'video'] as const) {
-    expect.soft(r[track].found, `${name}: ${track} frames found in the input by content (of ${r[track].total})`).toBeGreaterThanOrEqual(0.95 * r[track].total);
+    expect
+      .soft(r[track].found, `${name}: ${track} frames found in the input by content (of ${r[track].total})`)
+      .toBeGreaterThanOrEqual(0.95 * r[track].total);
     expect.soft(r[track].matched, `${name}: ${track} frames matched uniquely`).toBeGreaterThanOrEqual(MIN_TRACK_FRAMES);
   }
-  expect.soft(r.maxLipSyncMs, `${name}: lip sync, audio against video (worst at output ${r.worstAtMs} ms)`).toBeLessThanOrEqual(LIP_SYNC_TOLERANCE_MS);
+  expect
+    .soft(r.maxLipSyncMs, `${name}: lip sync, audio against video (worst at output ${r.worstAtMs} ms)`)
+    .toBeLessThanOrEqual(LIP_SYNC_TOLERANCE_MS);
   expect.soft(r.inLeadMs !== null && r.outLeadMs !== null, `${name}: both tracks found`).toBe(true);
   const [inLead, outLead] = [r.inLeadMs ?? 0, r.outLeadMs ?? 0];
   if (Math.abs(inLead) > LIP_SYNC_TOLERANCE_MS) {
-    expect.soft(Math.sign(outLead), `${name}: the late track starts late (lead in ${inLead}, out ${outLead} ms)`).toBe(Math.sign(inLead));
+    expect
+      .soft(Math.sign(outLead), `${name}: the late track starts late (lead in ${inLead}, out ${outLead} ms)`)
+      .toBe(Math.sign(inLead));
   } else {
-    expect.soft(Math.abs(outLead), `${name}: tracks start together (lead in ${inLead}, out ${outLead} ms)`).toBeLessThanOrEqual(LIP_SYNC_TOLERANCE_MS);
+    expect
+      .soft(Math.abs(outLead), `${name}: tracks start together (lead in ${inLead}, out ${outLead} ms)`)
+      .toBeLessThanOrEqual(LIP_SYNC_TOLERANCE_MS);
   }
 }
 

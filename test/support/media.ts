@@ -89,16 +89,34 @@ export async function testEncode(spec: TestEncode = SOURCE_720P30): Promise<stri
   const result = await run(
     ffmpegPath,
     [
-      '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', `testsrc2=size=${spec.size}:rate=${spec.fps}`,
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${spec.size}:rate=${spec.fps}`,
       ...(spec.audio === false ? [] : ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100']),
-      '-t', String(spec.seconds),
-      '-c:v', 'libx264', '-preset', spec.preset, '-b:v', spec.videoBitrate, '-g', String(spec.gop),
+      '-t',
+      String(spec.seconds),
+      '-c:v',
+      'libx264',
+      '-preset',
+      spec.preset,
+      '-b:v',
+      spec.videoBitrate,
+      '-g',
+      String(spec.gop),
       ...(spec.profile ? ['-profile:v', spec.profile] : []),
       ...(spec.x264Params ? ['-x264-params', spec.x264Params] : []),
-      '-pix_fmt', 'yuv420p',
+      '-pix_fmt',
+      'yuv420p',
       ...(spec.audio === false ? [] : ['-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '2']),
-      '-f', 'flv', temp,
+      '-f',
+      'flv',
+      temp,
     ],
     120_000,
   );
@@ -123,9 +141,7 @@ export interface ProbedPacket {
 
 /** ffprobe -show_packets of a file (or URL), with MD5 data hashes; `ffprobe` names a judge's (judges.ts). */
 export async function probePackets(input: string, ffprobe = ffprobePath): Promise<ProbedPacket[]> {
-  const result = await run(ffprobe, [
-    '-v', 'error', '-show_packets', '-show_data_hash', 'MD5', '-of', 'json', input,
-  ]);
+  const result = await run(ffprobe, ['-v', 'error', '-show_packets', '-show_data_hash', 'MD5', '-of', 'json', input]);
   if (result.code !== 0) throw new Error(`ffprobe failed: ${result.stderr}`);
   const parsed = JSON.parse(result.stdout) as {
     packets: Array<{ codec_type: string; dts: number; pts: number; size: string; flags: string; data_hash: string }>;
@@ -154,7 +170,14 @@ export interface DecodeReport {
  */
 export async function decodeReport(input: string, ffprobe = ffprobePath): Promise<DecodeReport> {
   const result = await run(ffprobe, [
-    '-v', 'error', '-count_frames', '-show_entries', 'stream=codec_type,nb_read_frames', '-of', 'json', input,
+    '-v',
+    'error',
+    '-count_frames',
+    '-show_entries',
+    'stream=codec_type,nb_read_frames',
+    '-of',
+    'json',
+    input,
   ]);
   const errors = `${result.stderr}${result.code === 0 ? '' : `\nexit code ${result.code}`}`.trim();
   let videoFrames = 0;
@@ -175,7 +198,11 @@ export async function decodeReport(input: string, ffprobe = ffprobePath): Promis
  */
 export async function decodedPictureHashes(input: string, ffmpeg = ffmpegPath): Promise<string[]> {
   // -vsync 0: no frame duplicated or dropped to fit a frame rate, so the list is the pictures.
-  const result = await run(ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', '-i', input, '-map', '0:v', '-vsync', '0', '-f', 'framemd5', '-'], 120_000);
+  const result = await run(
+    ffmpeg,
+    ['-hide_banner', '-nostdin', '-v', 'error', '-i', input, '-map', '0:v', '-vsync', '0', '-f', 'framemd5', '-'],
+    120_000,
+  );
   if (result.code !== 0) throw new Error(`ffmpeg framemd5 failed: ${result.stderr}`);
   return result.stdout
     .split('\n')

@@ -45,7 +45,11 @@ export interface RinseProcess {
   readonly lines: Array<Record<string, unknown>>;
   /** Everything printed, stdout and stderr (for "never logs X" checks). */
   output(): string;
-  waitForLog(pred: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    pred: (line: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
   /** The exit code, once it exits by itself. */
@@ -53,12 +57,20 @@ export interface RinseProcess {
 }
 
 /** `rinse serve --host 127.0.0.1 --rtmp-port <free>` plus `args`; resolves once it listens. */
-export async function startRinse(args: string[], env: NodeJS.ProcessEnv = {}, deadlineMs = 120_000): Promise<RinseProcess> {
+export async function startRinse(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  deadlineMs = 120_000,
+): Promise<RinseProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--api-port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--api-port', '0', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    },
+  );
   const killer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
   killer.unref();
   const lines: Array<Record<string, unknown>> = [];
@@ -79,11 +91,13 @@ export async function startRinse(args: string[], env: NodeJS.ProcessEnv = {}, de
     }
   });
   child.stderr?.on('data', (b: Buffer) => (all += b.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => {
-    clearTimeout(killer);
-    checkForSecrets(all, `rinse ${args.join(' ')}`);
-    r(code);
-  }));
+  const exited = new Promise<number | null>((r) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      checkForSecrets(all, `rinse ${args.join(' ')}`);
+      r(code);
+    }),
+  );
   let exitCode: number | null | undefined;
   void exited.then((c) => (exitCode = c));
   const proc: RinseProcess = {
@@ -114,11 +128,22 @@ export interface ToolRun {
 }
 
 /** `rinse replay <file> <url> --speed <speed>`, to its end. */
-export function runReplay(file: string, url: string, speed = 4, extra: string[] = [], timeoutMs = 120_000): Promise<ToolRun> {
+export function runReplay(
+  file: string,
+  url: string,
+  speed = 4,
+  extra: string[] = [],
+  timeoutMs = 120_000,
+): Promise<ToolRun> {
   return runProcess(process.execPath, [BIN, 'replay', '--speed', String(speed), ...extra, file, url], timeoutMs);
 }
 
-export function runProcess(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<ToolRun> {
+export function runProcess(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ToolRun> {
   return new Promise((resolveRun) => {
     const isRinse = args[0] === BIN;
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -153,7 +178,24 @@ export function startReceiver(out: string, port: number, timeoutMs = 120_000, st
   const child = spawn(
     ffmpegPath,
     // No -copyts or any other timestamp flag: the receiver sees the timestamps as an ingest would.
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-listen', '1', '-timeout', String(Math.ceil(timeoutMs / 1000)), '-i', url, '-c', 'copy', '-f', 'flv', out],
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-y',
+      '-listen',
+      '1',
+      '-timeout',
+      String(Math.ceil(timeoutMs / 1000)),
+      '-i',
+      url,
+      '-c',
+      'copy',
+      '-f',
+      'flv',
+      out,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
@@ -202,7 +244,10 @@ export function expectReceiverClean(result: { code: number | null; stderr: strin
 }
 
 /** A TLS terminator on `port` (test-only certificate) forwarding each connection to `targetPort`. */
-export async function startTlsTerminator(port: number, targetPort: number): Promise<{ close(): Promise<void>; connections: () => number }> {
+export async function startTlsTerminator(
+  port: number,
+  targetPort: number,
+): Promise<{ close(): Promise<void>; connections: () => number }> {
   let connections = 0;
   const open = new Set<Socket>();
   const server = createTlsServer({ cert: readFileSync(TEST_CERT), key: readFileSync(TEST_KEY) }, (tlsSocket) => {

@@ -22,7 +22,8 @@ export async function startTestServer(limits: Partial<ServerLimits> = {}): Promi
   const logLines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
       cb();
     },
   });

@@ -60,4 +60,3 @@ export class TapProxy {
     return closeServer(this.server, this.sockets);
   }
 }
-
