@@ -2,6 +2,7 @@
  * Typed errors of the FLV and codec layer. Malformed media never throws anything else:
  * callers count these as anomalies (a tag that cannot be parsed) instead of crashing.
  */
+import { CodedError } from '../media/coded-error.js';
 
 /** Stable codes; never rename one. */
 export const MediaFormatErrorCode = {
@@ -33,12 +34,6 @@ export const MediaFormatErrorCode = {
 
 export type MediaFormatErrorCode = (typeof MediaFormatErrorCode)[keyof typeof MediaFormatErrorCode];
 
-export class MediaFormatError extends Error {
+export class MediaFormatError extends CodedError<MediaFormatErrorCode> {
   override readonly name = 'MediaFormatError';
-  readonly code: MediaFormatErrorCode;
-
-  constructor(code: MediaFormatErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }

@@ -7,12 +7,14 @@
  * read, so hostile input only ever produces an {@link Amf0Error}. Decoded records are
  * null-prototype objects, so keys such as "__proto__" stay plain data.
  */
+import { CodedError } from './coded-error.js';
 
 /**
  * Stable codes of AMF0 decoding and encoding errors. The RTMP layer reports them to its peers
  * and logs as its own ERR_RTMP_AMF0_* / ERR_RTMP_AMF3_UNSUPPORTED (rtmp/errors.ts); an FLV
  * file's onMetaData reports these.
  */
+
 export const Amf0ErrorCode = {
   /** Data ended inside a value. */
   TRUNCATED: 'ERR_AMF0_TRUNCATED',
@@ -26,14 +28,8 @@ export const Amf0ErrorCode = {
 
 export type Amf0ErrorCode = (typeof Amf0ErrorCode)[keyof typeof Amf0ErrorCode];
 
-export class Amf0Error extends Error {
+export class Amf0Error extends CodedError<Amf0ErrorCode> {
   override readonly name = 'Amf0Error';
-  readonly code: Amf0ErrorCode;
-
-  constructor(code: Amf0ErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /** §2.1: the one-byte type marker that starts every AMF0 value. */

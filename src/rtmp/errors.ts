@@ -5,6 +5,7 @@
  */
 
 import { Amf0Error, Amf0ErrorCode } from '../media/amf0.js';
+import { CodedError } from '../media/coded-error.js';
 
 /** Stable error codes. Never rename one: operators alert on them. */
 export const RtmpErrorCode = {
@@ -60,14 +61,8 @@ export const RtmpErrorCode = {
 
 export type RtmpErrorCode = (typeof RtmpErrorCode)[keyof typeof RtmpErrorCode];
 
-export class RtmpError extends Error {
+export class RtmpError extends CodedError<RtmpErrorCode> {
   override readonly name = 'RtmpError';
-  readonly code: RtmpErrorCode;
-
-  constructor(code: RtmpErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 export function isRtmpError(err: unknown): err is RtmpError {
