@@ -126,7 +126,7 @@ export class AudioTrack {
       return;
     }
     const frames = payloads;
-    if (this.host.gate.hold('audio', tag.timestampMs, () => this.frames(tag, frames))) return;
+    if (!this.host.gate.isOpen && this.host.gate.hold('audio', tag.timestampMs, () => this.frames(tag, frames))) return;
     this.frames(tag, frames);
   }
 

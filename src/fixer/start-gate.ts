@@ -30,6 +30,11 @@ export class StartGate {
     this.windowMs = windowMs;
   }
 
+  /** Open: frames go straight on (callers check this first, so no closure is made per frame). */
+  get isOpen(): boolean {
+    return this.open;
+  }
+
   /** The input timestamp the current session's output starts from (null until the gate opens). */
   get baseRawMs(): number | null {
     return this.baseRaw;

@@ -459,7 +459,7 @@ export class StreamFixer {
       }
       this.seenIdr = true;
     }
-    if (this.gate.hold('video', f.rawTs, () => this.timedVideoFrame(f, idr))) return;
+    if (!this.gate.isOpen && this.gate.hold('video', f.rawTs, () => this.timedVideoFrame(f, idr))) return;
     this.timedVideoFrame(f, idr);
   }
 
