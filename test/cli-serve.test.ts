@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startFfmpeg, testEncode, type TestEncode } from './support/media.js';
+import { testEncode, type TestEncode, startLivePublisher } from './support/media.js';
 
 const BIN = resolve(import.meta.dirname, '../bin/rinse.js');
 
@@ -67,18 +67,7 @@ describe('rinse serve (process)', () => {
       'the listening log line',
     );
 
-    const publisher = startFfmpeg([
-      '-loglevel',
-      'error',
-      '-re',
-      '-i',
-      source,
-      '-c',
-      'copy',
-      '-f',
-      'flv',
-      `rtmp://127.0.0.1:${port}/live/cli/test`,
-    ]);
+    const publisher = startLivePublisher(source, `rtmp://127.0.0.1:${port}/live/cli/test`);
     const result = await publisher.done;
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RtmpErrorCode } from '../src/rtmp/errors.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
-import { probePackets, startFfmpeg, testEncode, type ProbedPacket } from './support/media.js';
+import { probePackets, testEncode, type ProbedPacket, startLivePublisher } from './support/media.js';
 import { createHash } from 'node:crypto';
 
 const PUBLISHERS = 20;
@@ -31,12 +31,7 @@ describe(`${PUBLISHERS} concurrent publishers`, () => {
       const recorder = new FrameRecorder();
       recorders.push(recorder);
       srv.server.registry.subscribe(`live/user${i}/stream${i}`, recorder);
-      publishers.push(
-        startFfmpeg(
-          ['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', srv.url(`live/user${i}/stream${i}`)],
-          90_000,
-        ),
-      );
+      publishers.push(startLivePublisher(source, srv.url(`live/user${i}/stream${i}`), 90_000));
     }
     await waitFor(
       () => srv.server.registry.publishedPaths().length === PUBLISHERS,

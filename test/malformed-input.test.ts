@@ -9,7 +9,7 @@ import { RtmpErrorCode } from '../src/rtmp/errors.js';
 import { MessageType } from '../src/rtmp/message-types.js';
 import { RawClient } from './support/raw-client.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
-import { probePackets, startFfmpeg, testEncode, type FfmpegProcess } from './support/media.js';
+import { probePackets, testEncode, type FfmpegProcess, startLivePublisher } from './support/media.js';
 
 const LIMITS = {
   handshakeTimeoutMs: 1000,
@@ -186,18 +186,7 @@ describe('malformed input ends only its own session', () => {
     expectedAudio = probed.filter((p) => p.codecType === 'audio').length;
     srv = await startTestServer(LIMITS);
     srv.server.registry.subscribe('live/good/publisher', recorder);
-    good = startFfmpeg([
-      '-loglevel',
-      'error',
-      '-re',
-      '-i',
-      source,
-      '-c',
-      'copy',
-      '-f',
-      'flv',
-      srv.url('live/good/publisher'),
-    ]);
+    good = startLivePublisher(source, srv.url('live/good/publisher'));
     await waitFor(() => recorder.media('video').length > 10, 10_000, 'the good publisher to start');
   });
 

@@ -19,6 +19,7 @@ import {
   startFfmpeg,
   testEncode,
   type ProbedPacket,
+  startLivePublisher,
 } from './support/media.js';
 import { expectReceiverClean } from './support/processes.js';
 
@@ -59,18 +60,7 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
     srv.server.registry.subscribe('live/u1/s1', recorder);
     // -re: a live publisher, as the glasses are (blasting the file would also test ffmpeg closing
     // its socket with our unread acknowledgements in it, which resets the connection).
-    const publisher = startFfmpeg([
-      '-loglevel',
-      'error',
-      '-re',
-      '-i',
-      source,
-      '-c',
-      'copy',
-      '-f',
-      'flv',
-      srv.url('live/u1/s1'),
-    ]);
+    const publisher = startLivePublisher(source, srv.url('live/u1/s1'));
     const result = await publisher.done;
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -100,18 +90,7 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
     const out = join(dir, 'played.flv');
     const recorder = new FrameRecorder();
     srv.server.registry.subscribe('live/u2/s2', recorder);
-    const publisher = startFfmpeg([
-      '-loglevel',
-      'error',
-      '-re',
-      '-i',
-      source,
-      '-c',
-      'copy',
-      '-f',
-      'flv',
-      srv.url('live/u2/s2'),
-    ]);
+    const publisher = startLivePublisher(source, srv.url('live/u2/s2'));
     // Join mid-stream: the player must get metadata and sequence headers, then the GOP from the latest keyframe.
     await waitFor(() => recorder.media('video').length >= 75, 15_000, 'the publisher to be 2.5 s in');
     const player = startFfmpeg([

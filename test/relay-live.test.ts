@@ -17,7 +17,7 @@ import { decodeAmf0 } from '../src/media/amf0.js';
 import { MessageType, type RtmpMessage } from '../src/rtmp/message-types.js';
 import { expectCloudflareClean } from './support/clean-checks.js';
 import { JUDGES, expectDecodes } from './support/judges.js';
-import { decodeReport, probePackets, startFfmpeg, testEncode } from './support/media.js';
+import { decodeReport, probePackets, startFfmpeg, testEncode, startLivePublisher } from './support/media.js';
 import {
   TEST_CERT,
   TEST_SECRETS,
@@ -81,18 +81,7 @@ describe('relay: live paths', () => {
     const receiver = startReceiver(out, await freePort());
     const relay = await startRinse(['--target', receiver.url, '--grace-ms', '300', '--recordings-dir', rec]);
     try {
-      const publisher = startFfmpeg([
-        '-loglevel',
-        'error',
-        '-re',
-        '-i',
-        source,
-        '-c',
-        'copy',
-        '-f',
-        'flv',
-        `rtmp://127.0.0.1:${relay.port}/live/glasses/one`,
-      ]);
+      const publisher = startLivePublisher(source, `rtmp://127.0.0.1:${relay.port}/live/glasses/one`);
       const published = await publisher.done;
       expect(published.stderr).toBe('');
       expect(published.code).toBe(0);
@@ -187,21 +176,7 @@ describe('relay: live paths', () => {
     let killedAt = 0;
     let restartedAt = 0;
     try {
-      const publisher = startFfmpeg(
-        [
-          '-loglevel',
-          'error',
-          '-re',
-          '-i',
-          source,
-          '-c',
-          'copy',
-          '-f',
-          'flv',
-          `rtmp://127.0.0.1:${relay.port}/live/glasses/kill`,
-        ],
-        60_000,
-      );
+      const publisher = startLivePublisher(source, `rtmp://127.0.0.1:${relay.port}/live/glasses/kill`, 60_000);
       await relay.waitForLog((l) => l.msg === 'upstream publishing', 'the first upstream session');
       await new Promise((r) => setTimeout(r, 4000));
       receiverA.child.kill('SIGKILL');

@@ -31,7 +31,14 @@ import { readFlv } from '../src/flv/flv-reader.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
 import { TapProxy, closeServer, listen } from './support/tap-proxy.js';
 import { JUDGES, expectDecodes } from './support/judges.js';
-import { decodeReport, probePackets, startFfmpeg, testEncode, type FfmpegProcess } from './support/media.js';
+import {
+  decodeReport,
+  probePackets,
+  startFfmpeg,
+  testEncode,
+  type FfmpegProcess,
+  startLivePublisher,
+} from './support/media.js';
 import { expectReceiverClean } from './support/processes.js';
 
 interface Tag {
@@ -217,10 +224,7 @@ describe('RtmpClient against the rinse server', () => {
     const recorder = new FrameRecorder();
     srv.server.registry.subscribe(path, recorder);
     const source = await testEncode();
-    const publisher = startFfmpeg(
-      ['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', srv.url(path)],
-      40_000,
-    );
+    const publisher = startLivePublisher(source, srv.url(path), 40_000);
     processes.push(publisher);
     try {
       // Join 1 s in; with the 2 s GOP the server starts us at the keyframe at 0 s or 2 s.

@@ -34,6 +34,11 @@ export interface FfmpegProcess {
   done: Promise<RunResult>;
 }
 
+/** ffmpeg publishing `source` to `url` in real time (-re, -c copy), as a live publisher does. */
+export function startLivePublisher(source: string, url: string, timeoutMs = 60_000): FfmpegProcess {
+  return startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', url], timeoutMs);
+}
+
 export function startFfmpeg(args: string[], timeoutMs = 60_000): FfmpegProcess {
   const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const err: Buffer[] = [];
