@@ -10,9 +10,9 @@ const MAY_IMPORT = {
   tools: [],
   metrics: [],
   flv: ['media'],
-  rtmp: ['media', 'flv'], // flv only for the live hub (rtmp/live-streams.ts), until it moves to live/
+  rtmp: ['media'],
   fixer: ['media', 'flv'],
-  live: ['media', 'flv'],
+  live: ['media', 'flv', 'rtmp'],
   inspect: ['media', 'flv', 'fixer', 'rtmp'],
   fallback: ['media', 'flv', 'fixer', 'live'],
   relay: ['media', 'flv', 'fixer', 'live', 'fallback', 'rtmp', 'metrics', 'tools'],

@@ -16,7 +16,9 @@ import { classifyVideo } from '../src/flv/media-tag.js';
 import { RtmpClient } from '../src/rtmp/client.js';
 import { RtmpServer } from '../src/rtmp/server.js';
 import { freePort } from '../test/support/free-port.js';
-import type { MediaFrame, StreamSubscriber } from '../src/rtmp/live-streams.js';
+import { LiveStreamRegistry } from '../src/live/live-streams.js';
+import type { MediaFrame } from '../src/media/tag-kinds.js';
+import type { StreamSubscriber } from '../src/rtmp/stream-hub.js';
 import { TAG_AUDIO, TAG_VIDEO, kindOf } from '../src/media/tag-kinds.js';
 
 export const BIN = resolve(import.meta.dirname, '../bin/rinse.js');
@@ -44,7 +46,9 @@ const isCodedVideo = (t: { tagType?: number; kind?: string; payload?: Buffer; da
 
 /** The receiver: an in-process RTMP server; records each video frame's arrival per path. */
 export class Receiver {
+  private readonly hub = new LiveStreamRegistry();
   readonly server = new RtmpServer({
+    hub: this.hub,
     host: '127.0.0.1',
     port: 0,
     logger: silent,
@@ -66,7 +70,7 @@ export class Receiver {
         if (f.kind === 'video' && !f.isSequenceHeader) list.push(performance.now());
       },
     };
-    this.server.registry.subscribe(path, sub);
+    this.hub.subscribe(path, sub);
     return list;
   }
 

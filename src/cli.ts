@@ -107,6 +107,7 @@ async function serve(argv: string[]): Promise<number> {
   const { CloudLookupDestination, LocalDestination, LOCAL_PLAY_APP, TemplateDestination } =
     await import('./relay/destination.js');
   const { Relay } = await import('./relay/relay.js');
+  const { LiveStreamRegistry } = await import('./live/live-streams.js');
   const { DEFAULT_RELAY_SESSION_OPTIONS } = await import('./relay/relay-session.js');
   const { redactUrl } = await import('./rtmp/client.js');
   const { DEFAULT_FALLBACK_OPTIONS } = await import('./fallback/fallback-switch.js');
@@ -141,7 +142,9 @@ async function serve(argv: string[]): Promise<number> {
       );
     }
   }
+  const hub = new LiveStreamRegistry();
   const server = new RtmpServer({
+    hub,
     host: config.host,
     port: config.rtmpPort,
     appName: config.app,
@@ -159,7 +162,7 @@ async function serve(argv: string[]): Promise<number> {
   const count = (values: string[]): Record<string, number> =>
     values.reduce<Record<string, number>>((m, v) => ({ ...m, [v]: (m[v] ?? 0) + 1 }), {});
   const metrics = new RelayMetrics({
-    publishers: () => server.registry.publishedPaths().filter((p) => p.startsWith(`${config.app}/`)).length,
+    publishers: () => hub.publishedPaths().filter((p) => p.startsWith(`${config.app}/`)).length,
     upstreamStates: () => count(sessions().flatMap((s) => (s.upstream ? [s.upstream.stateName] : []))),
     modes: () => count(sessions().map((s) => s.mode.mode)),
     transcodesActive: () => relayRef?.transcodeSlots.active ?? 0,
@@ -167,7 +170,7 @@ async function serve(argv: string[]): Promise<number> {
   });
   metricsRef = metrics;
   const relay = new Relay({
-    registry: server.registry,
+    registry: hub,
     resolver,
     logger,
     metrics,

@@ -30,14 +30,10 @@ describe(`${PUBLISHERS} concurrent publishers`, () => {
     for (let i = 0; i < PUBLISHERS; i++) {
       const recorder = new FrameRecorder();
       recorders.push(recorder);
-      srv.server.registry.subscribe(`live/user${i}/stream${i}`, recorder);
+      srv.registry.subscribe(`live/user${i}/stream${i}`, recorder);
       publishers.push(startLivePublisher(source, srv.url(`live/user${i}/stream${i}`), 90_000));
     }
-    await waitFor(
-      () => srv.server.registry.publishedPaths().length === PUBLISHERS,
-      15_000,
-      'all publishers to be live',
-    );
+    await waitFor(() => srv.registry.publishedPaths().length === PUBLISHERS, 15_000, 'all publishers to be live');
     const results = await Promise.all(publishers.map((p) => p.done));
     for (const r of results) {
       expect(r.stderr).toBe('');

@@ -25,7 +25,7 @@ describe('rinse inspect rtmp://', () => {
     const inspecting = inspectRtmp(url, { seconds: 30 });
     // The player waits on the path; publish once it is attached.
     await waitFor(
-      () => (srv.server.registry.get('live/inspect/clean')?.subscriberCount ?? 0) === 1,
+      () => (srv.registry.get('live/inspect/clean')?.subscriberCount ?? 0) === 1,
       10_000,
       'inspect to attach',
     );

@@ -137,7 +137,7 @@ describe('a librtmp-style publisher (one chunk stream, cross-track deltas)', () 
       expect(negativeDeltas).toBeGreaterThan(100);
 
       const recorder = new FrameRecorder();
-      srv.server.registry.subscribe(path, recorder);
+      srv.registry.subscribe(path, recorder);
       const client = await RawClient.open(srv.port);
       await client.handshake();
       // Write it in TCP-sized pieces, as the glasses would.
@@ -160,7 +160,7 @@ describe('a librtmp-style publisher (one chunk stream, cross-track deltas)', () 
         // No 49-day jumps: each track is monotonic here.
         for (let i = 1; i < got.length; i++) expect(got[i]!.timestampMs - got[i - 1]!.timestampMs).toBeLessThan(1000);
       }
-      srv.server.registry.unsubscribe(path, recorder);
+      srv.registry.unsubscribe(path, recorder);
       expect(srv.closed.filter((c) => c.code !== undefined)).toEqual([]);
     });
   }

@@ -185,7 +185,7 @@ describe('malformed input ends only its own session', () => {
     expectedVideo = probed.filter((p) => p.codecType === 'video').length;
     expectedAudio = probed.filter((p) => p.codecType === 'audio').length;
     srv = await startTestServer(LIMITS);
-    srv.server.registry.subscribe('live/good/publisher', recorder);
+    srv.registry.subscribe('live/good/publisher', recorder);
     good = startLivePublisher(source, srv.url('live/good/publisher'));
     await waitFor(() => recorder.media('video').length > 10, 10_000, 'the good publisher to start');
   });

@@ -57,7 +57,7 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
 
   it('receives every audio and video frame with the payload bytes and timestamps ffprobe reports', async () => {
     const recorder = new FrameRecorder();
-    srv.server.registry.subscribe('live/u1/s1', recorder);
+    srv.registry.subscribe('live/u1/s1', recorder);
     // -re: a live publisher, as the glasses are (blasting the file would also test ffmpeg closing
     // its socket with our unread acknowledgements in it, which resets the connection).
     const publisher = startLivePublisher(source, srv.url('live/u1/s1'));
@@ -82,14 +82,14 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
     expect(firstVideoHeader).toBeGreaterThanOrEqual(0);
     expect(firstVideoHeader).toBeLessThan(firstVideo);
     expect(recorder.frames.some((f) => f.kind === 'data')).toBe(true);
-    srv.server.registry.unsubscribe('live/u1/s1', recorder);
+    srv.registry.unsubscribe('live/u1/s1', recorder);
   });
 
   it("plays the live path back to ffmpeg (-c copy): every source packet from a keyframe on, decoding as FFmpeg's own copy of those bytes does", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rinse-play-'));
     const out = join(dir, 'played.flv');
     const recorder = new FrameRecorder();
-    srv.server.registry.subscribe('live/u2/s2', recorder);
+    srv.registry.subscribe('live/u2/s2', recorder);
     const publisher = startLivePublisher(source, srv.url('live/u2/s2'));
     // Join mid-stream: the player must get metadata and sequence headers, then the GOP from the latest keyframe.
     await waitFor(() => recorder.media('video').length >= 75, 15_000, 'the publisher to be 2.5 s in');
@@ -181,6 +181,6 @@ describe('ffmpeg publishes a 10 s 720p30 H.264 + AAC stream to rinse', () => {
     }
     // ffmpeg as a player validates the server's digest handshake (S1 and S2): it used it and accepted ours.
     expect(srv.logLines.filter((l) => l.msg === 'handshake done').every((l) => l.mode === 'digest')).toBe(true);
-    srv.server.registry.unsubscribe('live/u2/s2', recorder);
+    srv.registry.unsubscribe('live/u2/s2', recorder);
   });
 });

@@ -134,7 +134,7 @@ describe('RtmpClient against the rinse server', () => {
   it('sends every payload intact while its socket backs up (the send buffer is reused only when nothing is queued)', async () => {
     const path = 'live/client/burst';
     const recorder = new FrameRecorder();
-    srv.server.registry.subscribe(path, recorder);
+    srv.registry.subscribe(path, recorder);
     const client = await RtmpClient.connect(`rtmp://127.0.0.1:${srv.port}/${path}`);
     clients.push(client);
     await client.publish();
@@ -161,7 +161,7 @@ describe('RtmpClient against the rinse server', () => {
   it('publishes every frame of the test encode; the server gets identical payloads and timestamps', async () => {
     const path = 'live/client/pub';
     const recorder = new FrameRecorder();
-    srv.server.registry.subscribe(path, recorder);
+    srv.registry.subscribe(path, recorder);
     const tap = await new TapProxy(srv.port).start();
     try {
       const { logger, lines } = captureLogger();
@@ -214,7 +214,7 @@ describe('RtmpClient against the rinse server', () => {
       expect(lines.join('\n')).not.toContain('client/pub');
       expect(lines.join('\n')).toContain(`rtmp://127.0.0.1:${tap.port}/live/***`);
     } finally {
-      srv.server.registry.unsubscribe(path, recorder);
+      srv.registry.unsubscribe(path, recorder);
       await tap.stop();
     }
   });
@@ -222,7 +222,7 @@ describe('RtmpClient against the rinse server', () => {
   it('plays a live ffmpeg publish: metadata, sequence headers first, keyframe start, then unpublish', async () => {
     const path = 'live/client/play';
     const recorder = new FrameRecorder();
-    srv.server.registry.subscribe(path, recorder);
+    srv.registry.subscribe(path, recorder);
     const source = await testEncode();
     const publisher = startLivePublisher(source, srv.url(path), 40_000);
     processes.push(publisher);
@@ -261,7 +261,7 @@ describe('RtmpClient against the rinse server', () => {
       expect(video.every((f) => sent.has(`${f.timestampMs}:${md5(f.payload)}`))).toBe(true);
       expect(client.closed).toBe(false);
     } finally {
-      srv.server.registry.unsubscribe(path, recorder);
+      srv.registry.unsubscribe(path, recorder);
     }
   });
 

@@ -127,13 +127,13 @@ describe('session protocol', () => {
     const status = await c.waitForMessage(isCommand('onStatus'), 3000);
     expect(statusCode(status)).toBe('NetStream.Publish.BadName');
     expect(await c.closedBy(3000)).toBe(true);
-    expect(srv.server.registry.publishedPaths()).toEqual([]);
+    expect(srv.registry.publishedPaths()).toEqual([]);
   });
 
   it('lets a new publisher replace a stale one on the same path; subscribers stay attached', async () => {
     srv = await startTestServer();
     const recorder = new FrameRecorder();
-    srv.server.registry.subscribe('live/u/replace', recorder);
+    srv.registry.subscribe('live/u/replace', recorder);
     const first = await publisher(srv, 'u/replace');
     first.send(6, { typeId: MessageType.VIDEO, streamId: 1, timestampMs: 0, payload: KEYFRAME });
     await waitFor(() => recorder.frames.length === 1, 3000, 'the first publisher frame');
@@ -143,7 +143,7 @@ describe('session protocol', () => {
     second.send(6, { typeId: MessageType.VIDEO, streamId: 1, timestampMs: 0, payload: KEYFRAME });
     await waitFor(() => recorder.frames.length === 2, 3000, 'the second publisher frame');
     expect(recorder.publishes).toBe(2);
-    expect(srv.server.registry.publishedPaths()).toEqual(['live/u/replace']);
+    expect(srv.registry.publishedPaths()).toEqual(['live/u/replace']);
     expect(srv.logLines.some((l) => l.msg === 'publisher replaced by a new session on the same path')).toBe(true);
     second.destroy();
   });

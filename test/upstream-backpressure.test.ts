@@ -12,7 +12,8 @@ import { readFlv } from '../src/flv/flv-reader.js';
 import { classifyVideo } from '../src/flv/media-tag.js';
 import { Upstream } from '../src/relay/upstream.js';
 import { RtmpServer } from '../src/rtmp/server.js';
-import type { MediaFrame } from '../src/rtmp/live-streams.js';
+import { LiveStreamRegistry } from '../src/live/live-streams.js';
+import type { MediaFrame } from '../src/media/tag-kinds.js';
 import { ensureFixtures } from '../fixtures/generate.js';
 import { waitFor } from './support/processes.js';
 
@@ -26,10 +27,11 @@ describe('Upstream under a receiver that stops reading', () => {
     const spanMs = tags[tags.length - 1]!.timestampMs + 40;
     const logger = pino({ level: 'silent' });
 
-    const server = new RtmpServer({ host: '127.0.0.1', port: 0, logger });
+    const hub = new LiveStreamRegistry();
+    const server = new RtmpServer({ host: '127.0.0.1', port: 0, hub, logger });
     const { port: serverPort } = await server.listen();
     const received: MediaFrame[] = [];
-    server.registry.subscribe('live/bp/test', { onFrame: (f) => received.push(f) });
+    hub.subscribe('live/bp/test', { onFrame: (f) => received.push(f) });
     let relaySide: Socket | null = null;
     let serverSide: Socket | null = null;
     const proxy = createServer((socket) => {

@@ -28,3 +28,13 @@ export function tagTypeOf(kind: TagKind): number {
 export function kindOf(tagType: number): TagKind {
   return tagType === TAG_AUDIO ? 'audio' : tagType === TAG_VIDEO ? 'video' : 'data';
 }
+
+/** One audio/video/data message of a live stream. Payloads are shared by every subscriber and never change. */
+export interface MediaFrame {
+  readonly kind: TagKind;
+  /** Publisher timestamp in milliseconds, modulo 2^32, exactly as received. */
+  readonly timestampMs: number;
+  readonly payload: Buffer;
+  readonly isKeyframe: boolean;
+  readonly isSequenceHeader: boolean;
+}

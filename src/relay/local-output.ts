@@ -4,7 +4,8 @@
  * recorded to `{recordingsDir}/{userId}-{streamId}-{stamp}.flv`.
  */
 import type { Logger } from 'pino';
-import type { LiveStream, LiveStreamRegistry, StreamPublisher } from '../rtmp/live-streams.js';
+import type { LiveStream, LiveStreamRegistry } from '../live/live-streams.js';
+import type { StreamPublisher } from '../rtmp/stream-hub.js';
 import { FlvFileSink, fileStamp } from './flv-file-sink.js';
 import { TAG_AUDIO, TAG_SCRIPT, type MediaTag } from '../media/tag-kinds.js';
 

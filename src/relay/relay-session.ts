@@ -14,7 +14,9 @@
 import type { Logger } from 'pino';
 import { StreamFixer, type FixerOptions } from '../fixer/stream-fixer.js';
 import type { RepairRecord, TranscodeDecision } from '../fixer/repairs.js';
-import type { LiveStreamRegistry, MediaFrame, StreamSubscriber } from '../rtmp/live-streams.js';
+import type { LiveStreamRegistry } from '../live/live-streams.js';
+import type { MediaFrame } from '../media/tag-kinds.js';
+import type { StreamSubscriber } from '../rtmp/stream-hub.js';
 import type { StreamPath } from '../rtmp/stream-path.js';
 import {
   FallbackSwitch,

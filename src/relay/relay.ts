@@ -4,7 +4,7 @@
  * accepted, and keeps a path's session alive across publisher reconnects.
  */
 import type { Logger } from 'pino';
-import type { LiveStreamRegistry } from '../rtmp/live-streams.js';
+import type { LiveStreamRegistry } from '../live/live-streams.js';
 import type { PublishDecision, PublishRequest } from '../rtmp/server-session.js';
 import type { DestinationResolver } from './destination.js';
 import type { RelayMetrics } from '../metrics/relay-metrics.js';

@@ -29,7 +29,8 @@ import {
 import { RtmpError, RtmpErrorCode, asRtmpError } from './errors.js';
 import { ProtocolControl } from './protocol-control.js';
 import { ServerHandshake } from './handshake.js';
-import type { LiveStream, LiveStreamRegistry, MediaFrame, StreamPublisher, StreamSubscriber } from './live-streams.js';
+import type { MediaFrame } from '../media/tag-kinds.js';
+import type { PublishedStream, StreamHub, StreamPublisher, StreamSubscriber } from './stream-hub.js';
 import { splitAggregate } from './aggregate.js';
 import {
   ChunkStreamId,
@@ -68,7 +69,7 @@ export interface PublishRequest {
 }
 
 export interface SessionContext {
-  readonly registry: LiveStreamRegistry;
+  readonly hub: StreamHub;
   /**
    * Asked before a publish is accepted (destination lookup). A rejection answers
    * NetStream.Publish.BadName and ends the session; until the answer, media is not accepted.
@@ -96,7 +97,7 @@ export interface SessionCloseInfo {
 type StreamRole =
   | { role: 'idle' }
   | { role: 'authorizing'; path: string }
-  | { role: 'publish'; path: string; live: LiveStream }
+  | { role: 'publish'; path: string; live: PublishedStream }
   | { role: 'play'; path: string; subscriber: StreamSubscriber };
 
 /** Session counters, exposed to the server and later to the metrics API. */
@@ -487,7 +488,7 @@ export class ServerSession implements StreamPublisher {
 
   private startPublish(streamId: number, resolved: StreamPath): void {
     this.log = this.log.child({ userId: resolved.userId, streamId: resolved.streamId });
-    const live = this.ctx.registry.publish(resolved.path, this);
+    const live = this.ctx.hub.publish(resolved.path, this);
     this.streams.set(streamId, { role: 'publish', path: resolved.path, live });
     this.send(CONTROL_CSID, streamBeginMessage(streamId));
     this.sendStatus(streamId, 'status', 'NetStream.Publish.Start', `${resolved.path} is now published`);
@@ -515,7 +516,7 @@ export class ServerSession implements StreamPublisher {
     });
     const subscriber = new PlaySubscriber(this, streamId);
     this.streams.set(streamId, { role: 'play', path: resolved.path, subscriber });
-    this.ctx.registry.subscribe(resolved.path, subscriber);
+    this.ctx.hub.subscribe(resolved.path, subscriber);
     this.log.info({ path: resolved.path }, 'play started');
   }
 
@@ -523,10 +524,10 @@ export class ServerSession implements StreamPublisher {
     const role = this.streams.get(streamId);
     if (role === undefined) return;
     if (role.role === 'publish') {
-      this.ctx.registry.unpublish(role.path, this);
+      this.ctx.hub.unpublish(role.path, this);
       this.log.info({ path: role.path, frames: role.live.stats.framesIn }, 'publish ended');
     } else if (role.role === 'play') {
-      this.ctx.registry.unsubscribe(role.path, role.subscriber);
+      this.ctx.hub.unsubscribe(role.path, role.subscriber);
     }
     if (this.closed) this.streams.delete(streamId);
     else this.streams.set(streamId, { role: 'idle' });

@@ -1,13 +1,12 @@
 /**
  * The RTMP ingest server: accepts connections, enforces the connection limit, and runs
- * one {@link ServerSession} per socket against a shared {@link LiveStreamRegistry}.
+ * one {@link ServerSession} per socket against the live hub it is given ({@link StreamHub}).
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { DEFAULT_CHUNK_PARSER_LIMITS } from './chunk-parser.js';
 import { RtmpErrorCode } from './errors.js';
-import { LiveStreamRegistry, type GopCacheLimits } from './live-streams.js';
 import {
   ServerSession,
   type PublishDecision,
@@ -15,8 +14,9 @@ import {
   type SessionCloseInfo,
   type SessionLimits,
 } from './server-session.js';
+import type { StreamHub } from './stream-hub.js';
 
-export interface ServerLimits extends SessionLimits, GopCacheLimits {
+export interface ServerLimits extends SessionLimits {
   /** Concurrent connections; further ones are refused at once. */
   maxConnections: number;
 }
@@ -27,8 +27,6 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   idleTimeoutMs: 30_000,
   maxStreamsPerSession: 8,
   maxOutboundBytes: 8 * 1024 * 1024,
-  maxGopFrames: 2500,
-  maxGopBytes: 32 * 1024 * 1024,
   maxConnections: 1000,
 };
 
@@ -42,6 +40,8 @@ export interface RtmpServerOptions {
   /** Extra apps that may only be played (not published). */
   playOnlyApps?: readonly string[];
   limits?: Partial<ServerLimits>;
+  /** Where sessions publish and play (the live hub). */
+  hub: StreamHub;
   logger: Logger;
   /** Asked before each publish is accepted (the relay's destination lookup). */
   authorizePublish?: (request: PublishRequest) => Promise<PublishDecision>;
@@ -54,7 +54,7 @@ export interface RtmpServerEvents {
 }
 
 export class RtmpServer extends EventEmitter<RtmpServerEvents> {
-  readonly registry: LiveStreamRegistry;
+  readonly hub: StreamHub;
   readonly limits: ServerLimits;
   readonly appName: string;
   private readonly server: Server;
@@ -76,14 +76,14 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     this.host = options.host ?? '0.0.0.0';
     this.port = options.port ?? 1935;
     this.log = options.logger.child({ component: 'rtmp' });
-    this.registry = new LiveStreamRegistry(this.limits);
+    this.hub = options.hub;
     this.authorizePublish = options.authorizePublish;
     this.onPlayerFrameDropped = options.onPlayerFrameDropped;
     this.server = createServer((socket) => this.onConnection(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'rtmp server error'));
   }
 
-  /** Set the publish hook after construction (the relay needs the server's registry first). */
+  /** Set the publish hook after construction (the relay is built after the server it reports on). */
   setAuthorizePublish(hook: (request: PublishRequest) => Promise<PublishDecision>): void {
     this.authorizePublish = hook;
   }
@@ -143,7 +143,7 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     const session = new ServerSession(
       socket,
       {
-        registry: this.registry,
+        hub: this.hub,
         publishApps: [this.appName],
         playApps: this.playApps,
         limits: this.limits,

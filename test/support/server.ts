@@ -6,11 +6,15 @@ import { Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { createLogger } from '../../src/log.js';
 import { RtmpServer, type ServerLimits } from '../../src/rtmp/server.js';
-import type { MediaFrame, StreamSubscriber } from '../../src/rtmp/live-streams.js';
+import { LiveStreamRegistry } from '../../src/live/live-streams.js';
+import type { MediaFrame } from '../../src/media/tag-kinds.js';
+import type { StreamSubscriber } from '../../src/rtmp/stream-hub.js';
 import type { SessionCloseInfo } from '../../src/rtmp/server-session.js';
 
 export interface TestServer {
   server: RtmpServer;
+  /** The live hub the server publishes to. */
+  registry: LiveStreamRegistry;
   port: number;
   url(path: string): string;
   logLines: Array<Record<string, unknown>>;
@@ -28,12 +32,14 @@ export async function startTestServer(limits: Partial<ServerLimits> = {}): Promi
     },
   });
   const logger = createLogger({ level: 'debug', destination: sink });
-  const server = new RtmpServer({ host: '127.0.0.1', port: 0, logger, limits });
+  const registry = new LiveStreamRegistry();
+  const server = new RtmpServer({ host: '127.0.0.1', port: 0, hub: registry, logger, limits });
   const closed: SessionCloseInfo[] = [];
   server.on('sessionClosed', (info) => closed.push(info));
   const address = await server.listen();
   return {
     server,
+    registry,
     port: address.port,
     url: (path) => `rtmp://127.0.0.1:${address.port}/${path}`,
     logLines,

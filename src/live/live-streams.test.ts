@@ -1,7 +1,9 @@
 /** LiveStreamRegistry on synthetic frames: late joiners start clean, replacement, limits, cleanup. */
 import { describe, expect, it } from 'vitest';
 import { buildAacAudioTagBody, buildAvcVideoTagBody } from '../flv/flv-tag.js';
-import { LiveStreamRegistry, type MediaFrame, type StreamPublisher, type StreamSubscriber } from './live-streams.js';
+import type { MediaFrame } from '../media/tag-kinds.js';
+import type { StreamPublisher, StreamSubscriber } from '../rtmp/stream-hub.js';
+import { LiveStreamRegistry } from './live-streams.js';
 
 const videoBody = (key: boolean, header = false): Buffer =>
   buildAvcVideoTagBody({

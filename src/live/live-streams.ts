@@ -7,39 +7,8 @@
  * not pin a shared allocation for the life of the stream.
  */
 import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
-
-export type MediaKind = 'audio' | 'video' | 'data';
-
-/** One audio/video/data message of a live stream. Payloads are shared by every subscriber and never change. */
-export interface MediaFrame {
-  readonly kind: MediaKind;
-  /** Publisher timestamp in milliseconds, modulo 2^32, exactly as received. */
-  readonly timestampMs: number;
-  readonly payload: Buffer;
-  readonly isKeyframe: boolean;
-  readonly isSequenceHeader: boolean;
-}
-
-/** What a subscriber (an RTMP player, the relay pipeline, a test) receives. */
-export interface StreamSubscriber {
-  /** A publisher started (or replaced the previous one) on the path. */
-  onPublishStart?(path: string): void;
-  /** Live frames; on join, first the stream's snapshot (metadata, sequence headers, GOP cache). */
-  onFrame(frame: MediaFrame): void;
-  /** The publisher left (or was replaced); the subscriber stays attached for the next one. */
-  onPublishEnd?(path: string): void;
-}
-
-/** The publishing side of a path, as the registry sees it. */
-export interface StreamPublisher {
-  readonly id: string;
-  /** The peer's address:port, when it is a network publisher. */
-  readonly remoteAddress?: string;
-  /** Called when a newer publisher takes the path over. */
-  replaced(byId: string): void;
-  /** End the publisher's connection (a silent stall): it is expected to reconnect. */
-  endStalled(silentMs: number): void;
-}
+import type { MediaFrame } from '../media/tag-kinds.js';
+import type { PublishedStream, StreamHub, StreamPublisher, StreamSubscriber } from '../rtmp/stream-hub.js';
 
 export interface GopCacheLimits {
   /** Frames kept from the latest keyframe on; past this the cache is dropped until the next keyframe. */
@@ -60,7 +29,7 @@ function own(payload: Buffer): Buffer {
   return copy;
 }
 
-export class LiveStream {
+export class LiveStream implements PublishedStream {
   readonly path: string;
   private publisherRef: StreamPublisher | null = null;
   private readonly subscribers = new Set<StreamSubscriber>();
@@ -205,8 +174,8 @@ export class LiveStream {
   }
 }
 
-/** All live paths of one server. */
-export class LiveStreamRegistry {
+/** All live paths of one server: the hub its sessions publish to and play from. */
+export class LiveStreamRegistry implements StreamHub {
   private readonly streams = new Map<string, LiveStream>();
   private readonly limits: GopCacheLimits;
 
