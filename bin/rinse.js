@@ -3,7 +3,7 @@
 // The V8 flag above (also in `npm start`; kept when launched as `node <flag> bin/rinse.js`):
 // a relay's heap is small while its buffers churn fast, and V8 then runs a full collection
 // several times a second. A 64 MB floor for the old generation cuts that, and about 10% of
-// the CPU at 100 streams, with about the same peak RSS there (README, Benchmarks).
+// the CPU at 100 streams, with about the same peak RSS there (bench/README.md, profiling notes).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -109,7 +109,7 @@ async function serve(argv: string[]): Promise<number> {
   const { Relay } = await import('./relay/relay.js');
   const { LiveStreamRegistry } = await import('./live/live-streams.js');
   const { DEFAULT_RELAY_SESSION_OPTIONS } = await import('./relay/relay-session.js');
-  const { redactUrl } = await import('./rtmp/client.js');
+  const { redactUrl } = await import('./rtmp/rtmp-url.js');
   const { DEFAULT_FALLBACK_OPTIONS } = await import('./fallback/fallback-switch.js');
   const { requireTool } = await import('./tools/ffmpeg-locator.js');
 
@@ -299,7 +299,7 @@ async function replay(argv: string[]): Promise<number> {
     throw new UsageError(`--speed: expected a number in (0, 1000], got "${values.speed}"`);
   const times = values.loop ? Infinity : positiveInt('times', values.times, 1, 1_000_000);
   const { replayFile } = await import('./replay.js');
-  const { redactUrl, parseRtmpUrl } = await import('./rtmp/client.js');
+  const { redactUrl, parseRtmpUrl } = await import('./rtmp/rtmp-url.js');
   try {
     parseRtmpUrl(url);
   } catch (err) {

@@ -12,7 +12,8 @@
 import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { FlvReader, type FlvTag } from './flv/flv-reader.js';
-import { RtmpClient, redactUrl } from './rtmp/client.js';
+import { RtmpClient } from './rtmp/client.js';
+import { redactUrl } from './rtmp/rtmp-url.js';
 import { signedDelta32 } from './media/timestamps.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, kindOf } from './media/tag-kinds.js';
 

@@ -1,5 +1,5 @@
 /**
- * A librtmp-style publisher (what the glasses' rtmpdroid sends, see shared/glasses-streams.md):
+ * A librtmp-style publisher (what the glasses' rtmpdroid sends):
  * every message on ONE chunk stream, 128-byte chunks, headers compressed the librtmp way,
  * and each timestamp a delta to the previous message on that chunk stream whichever track
  * it belongs to. Audio runs ahead of video, so many deltas are negative and travel as
@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeAmf0, type Amf0Value } from '../src/media/amf0.js';
+import type { Amf0Value } from '../src/media/amf0.js';
+import { encodeAmf0 } from '../src/media/amf0-writer.js';
 import { MessageType } from '../src/rtmp/message-types.js';
 import { readFlv } from '../src/flv/flv-reader.js';
 import { RawClient } from './support/raw-client.js';

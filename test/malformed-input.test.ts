@@ -4,7 +4,7 @@
  * process keeps running.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeAmf0 } from '../src/media/amf0.js';
+import { encodeAmf0 } from '../src/media/amf0-writer.js';
 import { RtmpErrorCode } from '../src/rtmp/errors.js';
 import { MessageType } from '../src/rtmp/message-types.js';
 import { RawClient } from './support/raw-client.js';

@@ -13,7 +13,7 @@ import { encodeFlv } from '../src/flv/flv-writer.js';
 import { MIN_KEYFRAME_INTERVAL_MS } from '../src/media/output-contract.js';
 import { RtmpClient } from '../src/rtmp/client.js';
 import { useFixtures } from './support/fixtures.js';
-import { decodeAmf0 } from '../src/media/amf0.js';
+import { decodeAmf0 } from '../src/media/amf0-reader.js';
 import { MessageType, type RtmpMessage } from '../src/rtmp/message-types.js';
 import { expectCloudflareClean } from './support/clean-checks.js';
 import { JUDGES, expectDecodes } from './support/judges.js';

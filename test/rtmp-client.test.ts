@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
-import { decodeAmf0, encodeAmf0, type Amf0Value } from '../src/media/amf0.js';
+import type { Amf0Value } from '../src/media/amf0.js';
+import { decodeAmf0 } from '../src/media/amf0-reader.js';
+import { encodeAmf0 } from '../src/media/amf0-writer.js';
 import { ChunkParser } from '../src/rtmp/chunk-parser.js';
 import { ChunkWriter } from '../src/rtmp/chunk-writer.js';
 import {

@@ -3,7 +3,7 @@
  * publish command flow and its answers, publisher replacement, and the connection limit.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeAmf0 } from '../src/media/amf0.js';
+import { decodeAmf0 } from '../src/media/amf0-reader.js';
 import { RtmpErrorCode } from '../src/rtmp/errors.js';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../src/rtmp/message-types.js';
 import { RawClient } from './support/raw-client.js';

@@ -7,7 +7,9 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { decodeAmf0, encodeAmf0, type Amf0Value } from '../src/media/amf0.js';
+import type { Amf0Value } from '../src/media/amf0.js';
+import { decodeAmf0 } from '../src/media/amf0-reader.js';
+import { encodeAmf0 } from '../src/media/amf0-writer.js';
 import { ChunkParser } from '../src/rtmp/chunk-parser.js';
 import { ChunkWriter } from '../src/rtmp/chunk-writer.js';
 import { ServerHandshake } from '../src/rtmp/handshake.js';

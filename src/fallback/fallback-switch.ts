@@ -72,6 +72,11 @@ export const DEFAULT_FALLBACK_OPTIONS: Omit<FallbackOptions, 'ffmpegPath' | 'set
   maxCacheBytes: 96 * 1024 * 1024,
 };
 
+/** What the switch uses of a transcoder: {@link Transcoder} runs ffmpeg; tests pass a fake. */
+export type TranscoderHandle = Pick<Transcoder, 'write' | 'stop' | 'kill' | 'running' | 'pid'>;
+export type TranscoderFactory = (opts: ConstructorParameters<typeof Transcoder>[0]) => TranscoderHandle;
+const spawnTranscoder: TranscoderFactory = (opts) => new Transcoder(opts);
+
 export interface FallbackStats {
   transcoderStarts: number;
   transcoderCrashes: number;
@@ -96,7 +101,8 @@ export class FallbackSwitch {
   private readonly slots: TranscodeSlots;
   private readonly frameMs: () => number;
   private holdingSlot = false;
-  private transcoder: Transcoder | null = null;
+  private readonly createTranscoder: TranscoderFactory;
+  private transcoder: TranscoderHandle | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private failures = 0;
   private closed = false;
@@ -123,12 +129,15 @@ export class FallbackSwitch {
     options: FallbackOptions;
     slots: TranscodeSlots;
     frameMs: () => number;
+    /** Starts one transcoder (default: an ffmpeg process). */
+    createTranscoder?: TranscoderFactory;
   }) {
     this.send = opts.send;
     this.log = opts.logger;
     this.options = opts.options;
     this.slots = opts.slots;
     this.frameMs = opts.frameMs;
+    this.createTranscoder = opts.createTranscoder ?? spawnTranscoder;
     this.cache = new ResumeCache({ maxFrames: opts.options.maxCacheFrames, maxBytes: opts.options.maxCacheBytes });
   }
 
@@ -237,7 +246,7 @@ export class FallbackSwitch {
     this.stats.transcoderStarts++;
     this.slots.stats.spawns++;
     let producedOutput = false;
-    const transcoder = new Transcoder({
+    const transcoder = this.createTranscoder({
       ffmpegPath: this.options.ffmpegPath,
       args: transcodeArgs(this.options.settings, fps, forceFromEncoderMs),
       logger: this.log,

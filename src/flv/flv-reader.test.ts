@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MediaFormatError, MediaFormatErrorCode } from './errors.js';
 import { FlvReader, readFlv, type FlvHeader, type FlvReaderLimits, type FlvTag } from './flv-reader.js';
-import { encodeAmf0, Amf0EcmaArray } from '../media/amf0.js';
+import { Amf0EcmaArray } from '../media/amf0.js';
+import { encodeAmf0 } from '../media/amf0-writer.js';
 import { piecesOf, randomBytes, randomPieces, seededRandom, splits } from '../../test/support/split.js';
 import { testEncode } from '../../test/support/media.js';
 

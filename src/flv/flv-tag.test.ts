@@ -6,13 +6,13 @@ import {
   buildAacAudioTagBody,
   withAacTagByte,
   buildAvcVideoTagBody,
-  metadataFields,
   parseAudioTagBody,
-  parseScriptTagBody,
   parseVideoTagBody,
 } from './flv-tag.js';
+import { metadataFields, parseScriptTagBody } from './flv-script-data.js';
 import { classifyAudio, classifyVideo } from './media-tag.js';
-import { Amf0EcmaArray, Amf0Error, Amf0TypedObject, encodeAmf0 } from '../media/amf0.js';
+import { Amf0EcmaArray, Amf0Error, Amf0TypedObject } from '../media/amf0.js';
+import { encodeAmf0 } from '../media/amf0-writer.js';
 import { testEncode } from '../../test/support/media.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

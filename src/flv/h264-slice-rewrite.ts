@@ -39,6 +39,16 @@ function unsupported(message: string): MediaFormatError {
   return new MediaFormatError(MediaFormatErrorCode.H264_SLICE, message);
 }
 
+function copyUe(r: BitReader, w: BitWriter): number {
+  const v = r.ue();
+  w.ue(v);
+  return v;
+}
+
+function copySe(r: BitReader, w: BitWriter): void {
+  w.se(r.se());
+}
+
 /** Rewrite one slice NAL unit (types 1 and 5) with the SPS and PPS it refers to. */
 export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewrite): Buffer {
   const nalHeader = nal[0] as number;
@@ -51,16 +61,10 @@ export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewri
   const rbsp = nalToRbsp(nal.subarray(1));
   const r = new BitReader(rbsp);
   const w = new BitWriter(rbsp.length + 8);
-  const copyUe = (): number => {
-    const v = r.ue();
-    w.ue(v);
-    return v;
-  };
-  const copySe = (): void => w.se(r.se());
 
-  copyUe(); // first_mb_in_slice
-  const sliceType = copyUe();
-  copyUe(); // pic_parameter_set_id
+  copyUe(r, w); // first_mb_in_slice
+  const sliceType = copyUe(r, w);
+  copyUe(r, w); // pic_parameter_set_id
   if (sps.separateColourPlane) w.u(2, r.u(2));
   r.u(sps.log2MaxFrameNum);
   w.u(sps.log2MaxFrameNum, change.frameNum);
@@ -77,49 +81,54 @@ export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewri
     const bits = sps.log2MaxPicOrderCntLsb as number;
     const lsb = r.u(bits);
     w.u(bits, change.picOrderCntLsb ?? lsb);
-    if (pps.bottomFieldPicOrderInFramePresent) copySe(); // delta_pic_order_cnt_bottom
+    if (pps.bottomFieldPicOrderInFramePresent) copySe(r, w); // delta_pic_order_cnt_bottom
   } else if (sps.picOrderCntType === 1 && !sps.deltaPicOrderAlwaysZero) {
     if (change.demoteIdr) throw unsupported('demotion with pic_order_cnt_type 1');
-    copySe();
-    if (pps.bottomFieldPicOrderInFramePresent) copySe();
+    copySe(r, w);
+    if (pps.bottomFieldPicOrderInFramePresent) copySe(r, w);
   }
 
   if (!change.demoteIdr) {
     // Same field widths: everything after is copied as it was.
     w.copyBits(rbsp, r.bitPosition, rbsp.length * 8);
   } else {
-    if (sliceType % 5 !== SLICE_TYPE_I) throw unsupported(`IDR slice of type ${sliceType} (not I)`);
-    if (pps.redundantPicCntPresent === null || pps.deblockingFilterControlPresent === null)
-      throw unsupported('PPS not fully known');
-    if (pps.redundantPicCntPresent) copyUe(); // redundant_pic_cnt
-    // An I slice has no direct_spatial_mv_pred, num_ref_idx_override, ref_pic_list_modification
-    // or pred_weight_table. dec_ref_pic_marking (nal_ref_idc is never 0 for an IDR):
-    r.flag(); // no_output_of_prior_pics_flag
-    if (r.flag()) throw unsupported('IDR marked as a long-term reference');
-    w.flag(false); // adaptive_ref_pic_marking_mode_flag: sliding window
-    if (!pps.entropyCodingMode) {
-      // CAVLC: slice_data follows at bit level; copy through the stop bit, then align.
-      w.copyBits(rbsp, r.bitPosition, rbspStopBitPosition(rbsp) + 1);
-      w.alignWith(false);
-    } else {
-      copySe(); // slice_qp_delta
-      if (pps.deblockingFilterControlPresent) {
-        const idc = copyUe(); // disable_deblocking_filter_idc
-        if (idc !== 1) {
-          copySe(); // slice_alpha_c0_offset_div2
-          copySe(); // slice_beta_offset_div2
-        }
-      }
-      while (!r.byteAligned) {
-        if (r.u(1) !== 1) throw unsupported('cabac_alignment_one_bit is 0');
-      }
-      w.alignWith(true);
-      w.copyBits(rbsp, r.bitPosition, rbsp.length * 8);
-    }
+    demoteRest(r, w, rbsp, sliceType, pps);
   }
   const payload = rbspToNal(w.toBuffer());
   const out = Buffer.allocUnsafe(1 + payload.length);
   out[0] = change.demoteIdr ? (nalHeader & 0xe0) | NAL_SLICE : nalHeader;
   payload.copy(out, 1);
   return out;
+}
+
+/** The rest of a demoted IDR I slice, after pic_order_cnt: sliding-window marking, then the slice data. */
+function demoteRest(r: BitReader, w: BitWriter, rbsp: Buffer, sliceType: number, pps: Pps): void {
+  if (sliceType % 5 !== SLICE_TYPE_I) throw unsupported(`IDR slice of type ${sliceType} (not I)`);
+  if (pps.redundantPicCntPresent === null || pps.deblockingFilterControlPresent === null)
+    throw unsupported('PPS not fully known');
+  if (pps.redundantPicCntPresent) copyUe(r, w); // redundant_pic_cnt
+  // An I slice has no direct_spatial_mv_pred, num_ref_idx_override, ref_pic_list_modification
+  // or pred_weight_table. dec_ref_pic_marking (nal_ref_idc is never 0 for an IDR):
+  r.flag(); // no_output_of_prior_pics_flag
+  if (r.flag()) throw unsupported('IDR marked as a long-term reference');
+  w.flag(false); // adaptive_ref_pic_marking_mode_flag: sliding window
+  if (!pps.entropyCodingMode) {
+    // CAVLC: slice_data follows at bit level; copy through the stop bit, then align.
+    w.copyBits(rbsp, r.bitPosition, rbspStopBitPosition(rbsp) + 1);
+    w.alignWith(false);
+  } else {
+    copySe(r, w); // slice_qp_delta
+    if (pps.deblockingFilterControlPresent) {
+      const idc = copyUe(r, w); // disable_deblocking_filter_idc
+      if (idc !== 1) {
+        copySe(r, w); // slice_alpha_c0_offset_div2
+        copySe(r, w); // slice_beta_offset_div2
+      }
+    }
+    while (!r.byteAligned) {
+      if (r.u(1) !== 1) throw unsupported('cabac_alignment_one_bit is 0');
+    }
+    w.alignWith(true);
+    w.copyBits(rbsp, r.bitPosition, rbsp.length * 8);
+  }
 }

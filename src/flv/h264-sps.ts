@@ -161,15 +161,10 @@ const SAR_TABLE: Record<number, [number, number]> = {
   16: [2, 1],
 };
 
-/** Parse an SPS NAL unit (with its 1-byte NAL header). Throws MediaFormatError. */
-export function parseSps(nal: Buffer): Sps {
-  if (nal.length < 4 || ((nal[0] as number) & 0x1f) !== 7) throw spsError('not an SPS NAL unit');
-  const r = new BitReader(nalToRbsp(nal.subarray(1)));
-  const profileIdc = r.u(8);
-  const constraintFlags = r.u(8);
-  const levelIdc = r.u(8);
-  const spsId = r.ue();
-  if (spsId > 31) throw spsError(`seq_parameter_set_id ${spsId} over 31`);
+/** The fields the high profiles add after seq_parameter_set_id (§7.3.2.1.1), defaults otherwise. */
+type ChromaFormat = Pick<Sps, 'chromaFormatIdc' | 'separateColourPlane' | 'bitDepthLuma' | 'bitDepthChroma'>;
+
+function readChromaFormat(r: BitReader, profileIdc: number): ChromaFormat {
   let chromaFormatIdc = 1;
   let separateColourPlane = false;
   let bitDepthLuma = 8;
@@ -187,8 +182,13 @@ export function parseSps(nal: Buffer): Sps {
       for (let i = 0; i < lists; i++) if (r.flag()) skipScalingList(r, i < 6 ? 16 : 64);
     }
   }
-  const log2MaxFrameNum = r.ue() + 4;
-  if (log2MaxFrameNum > 16) throw spsError(`log2_max_frame_num ${log2MaxFrameNum}`);
+  return { chromaFormatIdc, separateColourPlane, bitDepthLuma, bitDepthChroma };
+}
+
+/** pic_order_cnt_type and what it brings (§7.3.2.1.1); type 1's cycle is skipped over. */
+function readPicOrderCnt(
+  r: BitReader,
+): Pick<Sps, 'picOrderCntType' | 'log2MaxPicOrderCntLsb' | 'deltaPicOrderAlwaysZero'> {
   const picOrderCntType = r.ue();
   let log2MaxPicOrderCntLsb: number | null = null;
   let deltaPicOrderAlwaysZero = false;
@@ -205,6 +205,38 @@ export function parseSps(nal: Buffer): Sps {
   } else if (picOrderCntType !== 2) {
     throw spsError(`pic_order_cnt_type ${picOrderCntType}`);
   }
+  return { picOrderCntType, log2MaxPicOrderCntLsb, deltaPicOrderAlwaysZero };
+}
+
+/** frame_cropping_flag and the offsets, in pixels (§7.4.2.1.1). */
+function readCrop(r: BitReader, chroma: ChromaFormat, frameMbsOnly: boolean): Sps['crop'] {
+  const crop = { left: 0, right: 0, top: 0, bottom: 0 };
+  if (r.flag()) {
+    // §7.4.2.1.1: crop units depend on chroma subsampling and field coding.
+    const chromaArrayType = chroma.separateColourPlane ? 0 : chroma.chromaFormatIdc;
+    const cropUnitX = chromaArrayType === 0 ? 1 : chromaArrayType === 3 ? 1 : 2;
+    const cropUnitY = (chromaArrayType === 0 ? 1 : chromaArrayType === 1 ? 2 : 1) * (frameMbsOnly ? 1 : 2);
+    crop.left = r.ue() * cropUnitX;
+    crop.right = r.ue() * cropUnitX;
+    crop.top = r.ue() * cropUnitY;
+    crop.bottom = r.ue() * cropUnitY;
+  }
+  return crop;
+}
+
+/** Parse an SPS NAL unit (with its 1-byte NAL header). Throws MediaFormatError. */
+export function parseSps(nal: Buffer): Sps {
+  if (nal.length < 4 || ((nal[0] as number) & 0x1f) !== 7) throw spsError('not an SPS NAL unit');
+  const r = new BitReader(nalToRbsp(nal.subarray(1)));
+  const profileIdc = r.u(8);
+  const constraintFlags = r.u(8);
+  const levelIdc = r.u(8);
+  const spsId = r.ue();
+  if (spsId > 31) throw spsError(`seq_parameter_set_id ${spsId} over 31`);
+  const chroma = readChromaFormat(r, profileIdc);
+  const log2MaxFrameNum = r.ue() + 4;
+  if (log2MaxFrameNum > 16) throw spsError(`log2_max_frame_num ${log2MaxFrameNum}`);
+  const poc = readPicOrderCnt(r);
   const refStart = r.bitPosition;
   const maxNumRefFrames = r.ue();
   const fieldBits: Sps['fieldBits'] = { maxNumRefFrames: [refStart, r.bitPosition], maxDecFrameBuffering: null };
@@ -217,17 +249,7 @@ export function parseSps(nal: Buffer): Sps {
   const heightMbs = (frameMbsOnly ? 1 : 2) * heightMapUnits;
   if (widthMbs > MAX_MBS_PER_SIDE || heightMbs > MAX_MBS_PER_SIDE)
     throw spsError(`picture of ${widthMbs}x${heightMbs} macroblocks`);
-  const crop = { left: 0, right: 0, top: 0, bottom: 0 };
-  if (r.flag()) {
-    // §7.4.2.1.1: crop units depend on chroma subsampling and field coding.
-    const chromaArrayType = separateColourPlane ? 0 : chromaFormatIdc;
-    const cropUnitX = chromaArrayType === 0 ? 1 : chromaArrayType === 3 ? 1 : 2;
-    const cropUnitY = (chromaArrayType === 0 ? 1 : chromaArrayType === 1 ? 2 : 1) * (frameMbsOnly ? 1 : 2);
-    crop.left = r.ue() * cropUnitX;
-    crop.right = r.ue() * cropUnitX;
-    crop.top = r.ue() * cropUnitY;
-    crop.bottom = r.ue() * cropUnitY;
-  }
+  const crop = readCrop(r, chroma, frameMbsOnly);
   const codedWidth = widthMbs * 16;
   const codedHeight = heightMbs * 16;
   const width = codedWidth - crop.left - crop.right;
@@ -239,14 +261,14 @@ export function parseSps(nal: Buffer): Sps {
     constraintFlags,
     levelIdc,
     spsId,
-    chromaFormatIdc,
-    separateColourPlane,
-    bitDepthLuma,
-    bitDepthChroma,
+    chromaFormatIdc: chroma.chromaFormatIdc,
+    separateColourPlane: chroma.separateColourPlane,
+    bitDepthLuma: chroma.bitDepthLuma,
+    bitDepthChroma: chroma.bitDepthChroma,
     log2MaxFrameNum,
-    picOrderCntType,
-    log2MaxPicOrderCntLsb,
-    deltaPicOrderAlwaysZero,
+    picOrderCntType: poc.picOrderCntType,
+    log2MaxPicOrderCntLsb: poc.log2MaxPicOrderCntLsb,
+    deltaPicOrderAlwaysZero: poc.deltaPicOrderAlwaysZero,
     maxNumRefFrames,
     frameMbsOnly,
     mbAdaptiveFrameField,

@@ -5,7 +5,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { FlvReader } from '../flv/flv-reader.js';
-import { RtmpClient, redactUrl } from '../rtmp/client.js';
+import { RtmpClient } from '../rtmp/client.js';
+import { redactUrl } from '../rtmp/rtmp-url.js';
 import { MediaFormatError } from '../flv/errors.js';
 import { StreamFixer } from '../fixer/stream-fixer.js';
 import { StreamAnalyzer, type AnalyzerTag, type InspectReport } from './stream-analyzer.js';

@@ -9,16 +9,13 @@ import {
   MAX_DTS_STEP_MS,
   MAX_START_MS,
 } from '../media/output-contract.js';
+import { RESTART_NEAR_ZERO_MS } from '../fixer/track-timeline.js';
+import { signedDelta32 } from '../media/timestamps.js';
 import { cause, FindingKind, type Cause, type RuleBook } from './findings.js';
 import { round, type Collected, type TrackTimestamps } from './report-types.js';
 
-/** Timestamps within this of 2^32 followed by small ones are a wrap, not a restart, in ms. */
-const WRAP_WINDOW_MS = 60_000;
-/** A backward step landing within this of 0 is a restart, not a stray backward timestamp, in ms. */
-const RESTART_NEAR_ZERO_MS = 1000;
 /** Drift needs this many regular audio intervals to be told from millisecond rounding. */
 const DRIFT_MIN_INTERVALS = 20;
-const TWO_POW_32 = 0x100000000;
 
 export interface Timeline {
   track: 'audio' | 'video';
@@ -48,10 +45,12 @@ export function timeline(track: 'audio' | 'video', ts: readonly number[]): Timel
     const prev = ts[i - 1] as number;
     const cur = ts[i] as number;
     const d = cur - prev;
-    if (prev >= TWO_POW_32 - WRAP_WINDOW_MS && cur < WRAP_WINDOW_MS && cur + TWO_POW_32 - prev <= MAX_DTS_STEP_MS) {
+    // Backwards as numbers, a short step forward on the 32-bit clock: the clock wrapped past 2^32.
+    const wrapped = d < 0 ? signedDelta32(cur, prev) : 0;
+    if (wrapped > 0 && wrapped <= MAX_DTS_STEP_MS) {
       stats.wraps++;
       t.first[FindingKind.TS_WRAP] ??= prev;
-      t.intervals.push(cur + TWO_POW_32 - prev);
+      t.intervals.push(wrapped);
     } else if (d === 0) {
       stats.repeats++;
       t.first[FindingKind.TS_REPEAT] ??= cur;

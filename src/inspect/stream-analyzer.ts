@@ -2,34 +2,31 @@
  * The analysis behind `rinse inspect`: a pure pass over FLV tags (from a file or from an
  * RTMP play session) that collects what each track holds, then judges the stream rule by
  * rule against the output contract (src/media/output-contract.ts): rules-structure.ts,
- * rules-timestamps.ts and rules-video.ts, one rule area each.
+ * rules-timestamps.ts and rules-video.ts, one rule area each, and notes.ts for what breaks
+ * no rule. Limits come from the contract and the fixer's modules, never repeated here.
  *
  * Pure: no sockets, timers or logger. Live sources pass the arrival time with each tag.
  */
 import { aacProfileName, parseAudioSpecificConfig } from '../flv/aac-config.js';
 import { adtsToAudioSpecificConfig, isAdts, parseAdtsHeader } from '../flv/adts.js';
 import { parseAvcConfig } from '../flv/avc-config.js';
-import { metadataFields, parseAudioTagBody, parseScriptTagBody, parseVideoTagBody } from '../flv/flv-tag.js';
+import { parseAudioTagBody, parseVideoTagBody } from '../flv/flv-tag.js';
+import { metadataFields, parseScriptTagBody } from '../flv/flv-script-data.js';
 import { parseSps } from '../flv/h264-sps.js';
 import { ParameterSets } from '../flv/h264-slice.js';
 import { nalType, NalType, splitNalUnits } from '../flv/nal-units.js';
 import { AAC_FRAME_SAMPLES, AAC_TAG_BYTE, MAX_AV_SKEW_MS } from '../media/output-contract.js';
-import { FLV_TAG_HEADER_BYTES } from '../flv/flv-reader.js';
+import { FLV_TAG_HEADER_BYTES, PREVIOUS_TAG_SIZE_ABSENT } from '../flv/flv-reader.js';
+import { signedDelta32 } from '../media/timestamps.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/tag-kinds.js';
 import { RuleBook } from './findings.js';
 import { PocCounter } from '../flv/h264-poc.js';
+import { LIVE_STALL_MS } from './notes.js';
 import { buildReport } from './report-build.js';
 import { isAvc } from './rules-structure.js';
 import type { AnalyzerTag, Collected, InspectReport, PacketRow, VideoFrame } from './report-types.js';
 
 export type { AnalyzerTag, InspectReport, PacketRow, TrackTimestamps } from './report-types.js';
-
-/** No tag for this long on a live connection is a stall, in ms. */
-const LIVE_STALL_MS = 1000;
-/** PreviousTagSize for the last tag when the file ended right after its body. */
-const PREVIOUS_TAG_SIZE_ABSENT = -1;
-const TWO_POW_32 = 0x100000000;
-const TWO_POW_31 = 0x80000000;
 
 export class StreamAnalyzer {
   private readonly source: string;
@@ -118,7 +115,7 @@ export class StreamAnalyzer {
       s.maxBackstepMs = Math.max(s.maxBackstepMs, other - ts);
     }
     // FLV timestamps are 32-bit: across a wrap the tracks are as far apart as modulo 2^32 (the wrap is monotonic's).
-    const skew = Math.abs(((((ts - other) % TWO_POW_32) + TWO_POW_32 + TWO_POW_31) % TWO_POW_32) - TWO_POW_31);
+    const skew = Math.abs(signedDelta32(ts, other));
     s.maxMs = Math.max(s.maxMs, skew);
     if (skew > MAX_AV_SKEW_MS) {
       s.over++;

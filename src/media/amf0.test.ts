@@ -1,15 +1,15 @@
 import { describe, it, expect } from 'vitest';
 import {
   Amf0EcmaArray,
-  Amf0Reader,
+  Amf0Error,
+  Amf0ErrorCode,
   Amf0TypedObject,
   Amf0XmlDocument,
-  decodeAmf0,
-  encodeAmf0,
   type Amf0Object,
   type Amf0Value,
 } from './amf0.js';
-import { Amf0Error, Amf0ErrorCode } from './amf0.js';
+import { Amf0Reader, decodeAmf0 } from './amf0-reader.js';
+import { encodeAmf0 } from './amf0-writer.js';
 
 // Byte builders independent of the encoder, so decode tests do not test the codec against itself.
 const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');

@@ -70,95 +70,103 @@ export class RelayMetrics {
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'rinse_process_' });
-    const t = this.traffic;
-    // Set to the tally's totals at each scrape (reset + inc: a counter has no set).
-    new Counter({
-      name: 'rinse_bytes_in_total',
-      help: 'Media payload bytes received from publishers',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(t.bytesIn);
-      },
-    });
-    new Counter({
-      name: 'rinse_bytes_out_total',
-      help: 'Media payload bytes sent upstream',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(t.bytesOut);
-      },
-    });
-    const framesByTrack = (name: string, help: string, audio: () => number, video: () => number): void => {
-      new Counter({
-        name,
-        help,
-        labelNames: ['track'],
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc({ track: 'audio' }, audio());
-          this.inc({ track: 'video' }, video());
-        },
-      });
-    };
-    framesByTrack(
-      'rinse_frames_in_total',
-      'Audio and video frames received from publishers',
-      () => t.audioFramesIn,
-      () => t.videoFramesIn,
-    );
-    framesByTrack(
-      'rinse_frames_out_total',
-      'Audio and video frames sent to the destination',
-      () => t.audioFramesOut,
-      () => t.videoFramesOut,
-    );
-    new Gauge({
-      name: 'rinse_publishers_active',
-      help: 'Publishers connected and publishing',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.publishers());
-      },
-    });
-    new Gauge({
-      name: 'rinse_upstream_sessions',
-      help: 'Upstream sessions by state',
-      labelNames: ['state'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [state, n] of Object.entries(sources.upstreamStates())) this.set({ state }, n);
-      },
-    });
-    new Gauge({
-      name: 'rinse_streams',
-      help: 'Streams by mode (remux or transcode)',
-      labelNames: ['mode'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const mode of ['remux', 'transcode', 'transcode-refused', 'transcode-failed'])
-          this.set({ mode }, sources.modes()[mode] ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'rinse_transcodes_active',
-      help: 'ffmpeg transcodes running',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.transcodesActive());
-      },
-    });
-    new Gauge({
-      name: 'rinse_transcodes_refused',
-      help: 'Transcodes refused by the concurrency cap since start',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.transcodesRefused());
-      },
-    });
+    registerTrafficCounters(this.registry, this.traffic);
+    registerStateGauges(this.registry, sources);
   }
+}
+
+/** Frame and byte counters, set to the tally's totals at each scrape (reset + inc: a counter has no set). */
+function registerTrafficCounters(registry: Registry, t: TrafficTally): void {
+  new Counter({
+    name: 'rinse_bytes_in_total',
+    help: 'Media payload bytes received from publishers',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(t.bytesIn);
+    },
+  });
+  new Counter({
+    name: 'rinse_bytes_out_total',
+    help: 'Media payload bytes sent upstream',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(t.bytesOut);
+    },
+  });
+  const framesByTrack = (name: string, help: string, audio: () => number, video: () => number): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['track'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ track: 'audio' }, audio());
+        this.inc({ track: 'video' }, video());
+      },
+    });
+  };
+  framesByTrack(
+    'rinse_frames_in_total',
+    'Audio and video frames received from publishers',
+    () => t.audioFramesIn,
+    () => t.videoFramesIn,
+  );
+  framesByTrack(
+    'rinse_frames_out_total',
+    'Audio and video frames sent to the destination',
+    () => t.audioFramesOut,
+    () => t.videoFramesOut,
+  );
+}
+
+/** Gauges of current state, read from the server and the relay at each scrape. */
+function registerStateGauges(registry: Registry, sources: MetricsSources): void {
+  new Gauge({
+    name: 'rinse_publishers_active',
+    help: 'Publishers connected and publishing',
+    registers: [registry],
+    collect() {
+      this.set(sources.publishers());
+    },
+  });
+  new Gauge({
+    name: 'rinse_upstream_sessions',
+    help: 'Upstream sessions by state',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [state, n] of Object.entries(sources.upstreamStates())) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'rinse_streams',
+    help: 'Streams by mode (remux or transcode)',
+    labelNames: ['mode'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const mode of ['remux', 'transcode', 'transcode-refused', 'transcode-failed'])
+        this.set({ mode }, sources.modes()[mode] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'rinse_transcodes_active',
+    help: 'ffmpeg transcodes running',
+    registers: [registry],
+    collect() {
+      this.set(sources.transcodesActive());
+    },
+  });
+  new Gauge({
+    name: 'rinse_transcodes_refused',
+    help: 'Transcodes refused by the concurrency cap since start',
+    registers: [registry],
+    collect() {
+      this.set(sources.transcodesRefused());
+    },
+  });
 }

@@ -11,7 +11,7 @@
  *
  * Destination URLs carry stream keys: they are only ever logged through redactUrl().
  */
-import { parseRtmpUrl } from '../rtmp/client.js';
+import { parseRtmpUrl } from '../rtmp/rtmp-url.js';
 import type { StreamPath } from '../rtmp/stream-path.js';
 
 export type Destination = { kind: 'rtmp'; url: string } | { kind: 'local'; playPath: string };

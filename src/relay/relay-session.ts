@@ -31,11 +31,10 @@ import { LocalOutput } from './local-output.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
 import type { RelayMetrics } from '../metrics/relay-metrics.js';
 import { RepairKind } from '../fixer/repairs.js';
-import { classifyVideo } from '../flv/media-tag.js';
-import { redactUrl } from '../rtmp/client.js';
+import { redactUrl } from '../rtmp/rtmp-url.js';
 import { signedDelta32 } from '../media/timestamps.js';
-import { performance } from 'node:perf_hooks';
-import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, tagTypeOf, type MediaTag } from '../media/tag-kinds.js';
+import { tagTypeOf, type MediaTag } from '../media/tag-kinds.js';
+import { TrafficMeter } from './traffic-meter.js';
 
 /** Per-stream JSON for the HTTP API. */
 export interface StreamDescription {
@@ -78,8 +77,6 @@ export interface RelaySessionOptions {
 
 /** At a stream's normal end, ffmpeg may take this long to hand over what it still holds, in ms. */
 const TRANSCODE_DRAIN_MS = 15_000;
-/** Arrival times kept for the latency histogram, in ms: past the fixer's 500 ms reorder window. */
-const ARRIVAL_MEMORY_MS = 1000;
 
 export const DEFAULT_RELAY_SESSION_OPTIONS: RelaySessionOptions = {
   graceMs: 10_000,
@@ -126,20 +123,12 @@ export class RelaySession implements StreamSubscriber {
   private ending: Promise<void> | null = null;
   private decisionLogged = false;
   private readonly metrics: RelayMetrics | undefined;
-  /**
-   * When each input payload arrived, for the added-latency histogram: passed-through frames
-   * leave with the buffer they came in, and the entry goes when they do. A plain Map in
-   * arrival order (a WeakMap costs every GC an ephemeron pass); entries of frames the fixer
-   * dropped are pruned once older than ARRIVAL_MEMORY_MS.
-   */
-  private readonly arrivals = new Map<Buffer, number>();
+  private readonly meter: TrafficMeter | null;
   private publisherSince: Date | null = null;
   private publishStartedMs = 0;
   private publishBytes = 0;
   private lastKeyframeTs: number | null = null;
   private lastGopMs: number | null = null;
-  /** Arrival of the input being pushed now: output made from it without reusing its buffer. */
-  private pushArrival: number | null = null;
 
   constructor(opts: {
     path: StreamPath;
@@ -159,6 +148,7 @@ export class RelaySession implements StreamSubscriber {
     this.baseLog = opts.logger.child({ relay: opts.path.path, userId: opts.path.userId, streamId: opts.path.streamId });
     this.log = this.baseLog;
     this.metrics = opts.metrics;
+    this.meter = opts.metrics ? new TrafficMeter(opts.metrics) : null;
     this.fixer = new StreamFixer(
       (tag) => (this.fallback ? this.fallback.push(tag) : this.toDestination(tag)),
       { ...opts.options.fixer, seamReady: true },
@@ -291,35 +281,18 @@ export class RelaySession implements StreamSubscriber {
     const tagType = tagTypeOf(frame.kind);
     this.capture?.writeTag(tagType, frame.timestampMs, frame.payload);
     // One clock read per frame, and the latency bookkeeping only when metrics are collected.
-    const arrivedAt = this.metrics ? performance.now() : null;
+    const arrivedAt = this.meter?.arrived(frame) ?? null;
     if (frame.kind !== 'data') {
       this.lastMediaAtMs = Date.now();
       this.stats.framesIn++;
       this.stats.bytesIn += frame.payload.length;
       this.publishBytes += frame.payload.length;
-      if (this.metrics && arrivedAt !== null) {
-        this.arrivals.set(frame.payload, arrivedAt);
-        this.pruneArrivals(arrivedAt);
-        const traffic = this.metrics.traffic;
-        if (frame.kind === 'audio') traffic.audioFramesIn++;
-        else traffic.videoFramesIn++;
-        traffic.bytesIn += frame.payload.length;
-      }
-      if (frame.kind === 'video' && frame.isKeyframe && !frame.isSequenceHeader) {
-        if (this.lastKeyframeTs !== null) {
-          const gapMs = signedDelta32(frame.timestampMs, this.lastKeyframeTs);
-          if (gapMs > 0) {
-            this.lastGopMs = gapMs;
-            this.metrics?.keyframeInterval.observe(gapMs / 1000);
-          }
-        }
-        this.lastKeyframeTs = frame.timestampMs;
-      }
+      if (frame.kind === 'video' && frame.isKeyframe && !frame.isSequenceHeader) this.onKeyframeIn(frame.timestampMs);
     }
     const tag: MediaTag = { tagType, timestampMs: frame.timestampMs, data: frame.payload };
-    this.pushArrival = arrivedAt;
+    this.meter?.pushing(arrivedAt);
     this.fixer.push(tag);
-    this.pushArrival = null;
+    this.meter?.pushing(null);
     const decision = this.fixer.decision;
     if (decision !== null && !this.decisionLogged) {
       this.decisionLogged = true;
@@ -406,31 +379,21 @@ export class RelaySession implements StreamSubscriber {
     publisher.endStalled(silentMs);
   }
 
-  /** Forget arrivals of frames that never left (dropped or rebuilt by the fixer). */
-  private pruneArrivals(nowMs: number): void {
-    for (const [payload, at] of this.arrivals) {
-      if (nowMs - at <= ARRIVAL_MEMORY_MS) return;
-      this.arrivals.delete(payload);
+  /** The publisher's GOP, for the API and the keyframe-interval histogram. */
+  private onKeyframeIn(timestampMs: number): void {
+    if (this.lastKeyframeTs !== null) {
+      const gapMs = signedDelta32(timestampMs, this.lastKeyframeTs);
+      if (gapMs > 0) {
+        this.lastGopMs = gapMs;
+        this.metrics?.keyframeInterval.observe(gapMs / 1000);
+      }
     }
+    this.lastKeyframeTs = timestampMs;
   }
 
   /** Everything bound for the destination passes here (remuxed or transcoded). */
   private toDestination(tag: MediaTag): void {
-    if (this.metrics && tag.tagType !== TAG_SCRIPT) {
-      const header = tag.tagType === TAG_VIDEO ? classifyVideo(tag.data).isSequenceHeader : false;
-      if (!header) {
-        const traffic = this.metrics.traffic;
-        if (tag.tagType === TAG_AUDIO) traffic.audioFramesOut++;
-        else traffic.videoFramesOut++;
-        traffic.bytesOut += tag.data.length;
-        // Passed-through frames carry their own arrival; rebuilt ones take the arrival of the
-        // input whose push produced them (a lower bound for frames the interleaver held).
-        const own = this.arrivals.get(tag.data);
-        if (own !== undefined) this.arrivals.delete(tag.data);
-        const arrived = own ?? this.pushArrival;
-        if (arrived !== null) this.metrics.addedLatency.observe((performance.now() - arrived) / 1000);
-      }
-    }
+    this.meter?.left(tag);
     this.output.send(tag);
   }
 

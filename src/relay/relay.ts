@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { LiveStreamRegistry } from '../live/live-streams.js';
-import type { PublishDecision, PublishRequest } from '../rtmp/server-session.js';
+import type { PublishDecision, PublishRequest } from '../rtmp/session-context.js';
 import type { DestinationResolver } from './destination.js';
 import type { RelayMetrics } from '../metrics/relay-metrics.js';
 import { TranscodeSlots } from '../fallback/fallback-switch.js';

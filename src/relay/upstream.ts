@@ -13,8 +13,9 @@
  *   resume cache.
  */
 import type { Logger } from 'pino';
-import { encodeAmf0 } from '../media/amf0.js';
-import { RtmpClient, redactUrl } from '../rtmp/client.js';
+import { encodeAmf0 } from '../media/amf0-writer.js';
+import { RtmpClient } from '../rtmp/client.js';
+import { redactUrl } from '../rtmp/rtmp-url.js';
 import { classifyVideo } from '../flv/media-tag.js';
 import { ResumeCache } from '../live/resume-cache.js';
 import { TAG_VIDEO, kindOf, type MediaTag } from '../media/tag-kinds.js';

@@ -5,7 +5,9 @@
  * reads from views at odd offsets into larger buffers, as the parser hands them out.
  */
 import { describe, expect, it } from 'vitest';
-import { Amf0EcmaArray, decodeAmf0, encodeAmf0, type Amf0Value } from '../media/amf0.js';
+import { Amf0EcmaArray, type Amf0Value } from '../media/amf0.js';
+import { decodeAmf0 } from '../media/amf0-reader.js';
+import { encodeAmf0 } from '../media/amf0-writer.js';
 import { ChunkParser } from './chunk-parser.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { MessageType } from './message-types.js';

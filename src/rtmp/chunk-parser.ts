@@ -166,7 +166,10 @@ export class ChunkParser {
     }
   }
 
-  /** Reads one chunk header if it is all there. Returns false when more bytes are needed. */
+  /**
+   * Reads one chunk header if it is all there. Returns false when more bytes are needed.
+   * The helpers get the header's fields as arguments, not in an object: this runs per chunk.
+   */
   private readHeader(): boolean {
     const q = this.queue;
     if (q.length < 1) return false;
@@ -208,40 +211,53 @@ export class ChunkParser {
     }
 
     // The whole header is here: validate, then consume.
-    if (fmt === 0 || fmt === 1) {
-      const typeId = q.byteAt(basicBytes + 6);
-      if (!isKnownMessageType(typeId)) {
-        throw new RtmpError(RtmpErrorCode.MESSAGE_TYPE, `unknown message type ${typeId} on chunk stream ${csid}`);
-      }
-      const length = q.uint24At(basicBytes + 3);
-      if (length > this.limits.maxMessageBytes) {
-        throw new RtmpError(
-          RtmpErrorCode.MESSAGE_TOO_LARGE,
-          `message of ${length} bytes on chunk stream ${csid}, over the limit of ${this.limits.maxMessageBytes}`,
-        );
-      }
-    }
-    if (stream === undefined) {
-      if (this.streams.size >= this.limits.maxChunkStreams) {
-        throw new RtmpError(
-          RtmpErrorCode.CHUNK_STREAMS,
-          `more than ${this.limits.maxChunkStreams} chunk streams in one session`,
-        );
-      }
-      stream = {
-        csid,
-        timestampMs: 0,
-        timestampField: 0,
-        extended: false,
-        messageLength: 0,
-        typeId: 0,
-        streamId: 0,
-        payload: null,
-        received: 0,
-      };
-      this.streams.set(csid, stream);
-    }
+    if (fmt === 0 || fmt === 1) this.checkMessageHeader(basicBytes, csid);
+    if (stream === undefined) stream = this.addStream(csid);
+    this.applyHeader(stream, fmt, basicBytes, field, extended);
+    q.skip(need);
+    return this.startChunk(stream);
+  }
 
+  /** Type 0/1 headers: refuses an unknown message type or a message over the size limit. */
+  private checkMessageHeader(basicBytes: number, csid: number): void {
+    const q = this.queue;
+    const typeId = q.byteAt(basicBytes + 6);
+    if (!isKnownMessageType(typeId)) {
+      throw new RtmpError(RtmpErrorCode.MESSAGE_TYPE, `unknown message type ${typeId} on chunk stream ${csid}`);
+    }
+    const length = q.uint24At(basicBytes + 3);
+    if (length > this.limits.maxMessageBytes) {
+      throw new RtmpError(
+        RtmpErrorCode.MESSAGE_TOO_LARGE,
+        `message of ${length} bytes on chunk stream ${csid}, over the limit of ${this.limits.maxMessageBytes}`,
+      );
+    }
+  }
+
+  private addStream(csid: number): ChunkStream {
+    if (this.streams.size >= this.limits.maxChunkStreams) {
+      throw new RtmpError(
+        RtmpErrorCode.CHUNK_STREAMS,
+        `more than ${this.limits.maxChunkStreams} chunk streams in one session`,
+      );
+    }
+    const stream: ChunkStream = {
+      csid,
+      timestampMs: 0,
+      timestampField: 0,
+      extended: false,
+      messageLength: 0,
+      typeId: 0,
+      streamId: 0,
+      payload: null,
+      received: 0,
+    };
+    this.streams.set(csid, stream);
+    return stream;
+  }
+
+  /** §5.3.1.2: what the header sets on its chunk stream (the header bytes are still queued). */
+  private applyHeader(stream: ChunkStream, fmt: number, basicBytes: number, field: number, extended: boolean): void {
     if (fmt <= 2) {
       // A new header starts a new message; a half-assembled one on this stream is abandoned.
       this.dropPartial(stream);
@@ -253,6 +269,7 @@ export class ChunkParser {
         stream.timestampMs = (stream.timestampMs + field) >>> 0;
       }
       if (fmt <= 1) {
+        const q = this.queue;
         stream.messageLength = q.uint24At(basicBytes + 3);
         stream.typeId = q.byteAt(basicBytes + 6);
         if (fmt === 0) stream.streamId = q.uint32LEAt(basicBytes + 7);
@@ -261,8 +278,10 @@ export class ChunkParser {
       // Type 3 starting a new message: same header, timestamp advanced by the last field.
       stream.timestampMs = (stream.timestampMs + stream.timestampField) >>> 0;
     }
-    q.skip(need);
+  }
 
+  /** After a header: starts the message if it is new (an empty one is emitted at once), then awaits the chunk's payload. */
+  private startChunk(stream: ChunkStream): boolean {
     if (stream.payload === null) {
       if (stream.messageLength === 0) {
         this.emit(stream, EMPTY);

@@ -49,6 +49,15 @@ export function userControlMessage(event: number, value: number): OutgoingMessag
   return control(MessageType.USER_CONTROL, b);
 }
 
+/** §7.1.7 Set Buffer Length (event 3): the stream id, then the client's buffer in ms. */
+export function setBufferLengthMessage(streamId: number, bufferMs: number): OutgoingMessage {
+  const payload = Buffer.alloc(10);
+  payload.writeUInt16BE(UserControlEvent.SET_BUFFER_LENGTH, 0);
+  payload.writeUInt32BE(streamId, 2);
+  payload.writeUInt32BE(bufferMs, 6);
+  return { typeId: MessageType.USER_CONTROL, streamId: 0, timestampMs: 0, payload };
+}
+
 export function streamBeginMessage(streamId: number): OutgoingMessage {
   return userControlMessage(UserControlEvent.STREAM_BEGIN, streamId);
 }

@@ -4,8 +4,8 @@
  * Why: a relay keeps each stream's frames since the latest keyframe (for a reconnecting
  * upstream and late players), so most payloads outlive a young-generation collection. With
  * one allocation per message, each of them is a separate external buffer that V8 must track
- * and free, which costs a busy relay measurably more CPU than a few slabs (see the README's
- * benchmark notes). Slabs are per session, so a kept frame pins only its own stream's recent
+ * and free, which costs a busy relay measurably more CPU than a few slabs (see the profiling notes
+ * in bench/README.md). Slabs are per session, so a kept frame pins only its own stream's recent
  * bytes, never another stream's; a payload handed out is never written again. The chunk
  * parser takes only audio and video payloads from here: a relay keeps those a GOP at a time,
  * so what a slab pins beyond the caches' byte limits is at most the slabs at the GOP's ends.

@@ -1,7 +1,6 @@
 /**
- * One RTMP connection on the server side: handshake (RTMP 1.0 §5.2), chunk stream (§5.3),
- * protocol and user control (§5.4, §7.1.7), and the NetConnection/NetStream commands
- * (§7.2) of the publish and play flows.
+ * The server side's commands (RTMP 1.0 §7.2) over one {@link RtmpConnection}, which does
+ * the handshake, chunk stream and protocol control.
  *
  * Publish: connect -> _result(NetConnection.Connect.Success); releaseStream, FCPublish
  * (-> onFCPublish); createStream -> stream id; publish -> StreamBegin +
@@ -9,90 +8,33 @@
  * FCUnpublish, deleteStream.
  * Play: connect; createStream; play -> StreamBegin + onStatus(Play.Reset, Play.Start),
  * then metadata, sequence headers and the GOP from the latest keyframe, then live media.
- *
  * Any protocol violation throws an RtmpError that ends this session only.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { Amf0Reader, decodeAmf0, encodeAmf0, type Amf0Value } from '../media/amf0.js';
-import { ChunkParser, type ChunkParserLimits } from './chunk-parser.js';
-import { ChunkWriter, type OutgoingMessage } from './chunk-writer.js';
+import type { Amf0Value } from '../media/amf0.js';
+import { Amf0Reader } from '../media/amf0-reader.js';
+import { encodeAmf0 } from '../media/amf0-writer.js';
+import type { MediaFrame, TagKind } from '../media/tag-kinds.js';
+import type { OutgoingMessage } from './chunk-writer.js';
 import {
   CONTROL_CSID,
   PeerBandwidthLimit,
-  setChunkSizeMessage,
   setPeerBandwidthMessage,
   streamBeginMessage,
   streamEofMessage,
   windowAckSizeMessage,
 } from './control-messages.js';
 import { RtmpError, RtmpErrorCode, asRtmpError } from './errors.js';
-import { ProtocolControl } from './protocol-control.js';
-import { ServerHandshake } from './handshake.js';
-import type { MediaFrame } from '../media/tag-kinds.js';
-import type { PublishedStream, StreamHub, StreamPublisher, StreamSubscriber } from './stream-hub.js';
-import { splitAggregate } from './aggregate.js';
-import {
-  ChunkStreamId,
-  DEFAULT_OUT_CHUNK_SIZE,
-  DEFAULT_WINDOW_ACK_BYTES,
-  MessageType,
-  type RtmpMessage,
-} from './message-types.js';
+import { ChunkStreamId, DEFAULT_OUT_CHUNK_SIZE, DEFAULT_WINDOW_ACK_BYTES, MessageType } from './message-types.js';
+import { PlaySubscriber, type PlayerSink } from './play-subscriber.js';
+import { RtmpConnection, type RtmpCommand, type RtmpConnectionHandler } from './rtmp-connection.js';
+import { newSessionStats, type SessionCloseInfo, type SessionContext, type SessionStats } from './session-context.js';
+import type { PublishedStream, StreamPublisher, StreamSubscriber } from './stream-hub.js';
 import { normaliseApp, resolveStreamPath, type StreamPath } from './stream-path.js';
 
-const CSID_COMMAND = ChunkStreamId.COMMAND;
-const CSID_DATA = ChunkStreamId.DATA;
-const CSID_AUDIO = ChunkStreamId.AUDIO;
-const CSID_VIDEO = ChunkStreamId.VIDEO;
 /** `@setDataFrame` wrapper that publishers put before onMetaData. */
 const SET_DATA_FRAME = '@setDataFrame';
-
-export interface SessionLimits extends ChunkParserLimits {
-  /** Time allowed for the whole handshake, in ms. */
-  handshakeTimeoutMs: number;
-  /** A session with no bytes in or out for this long is closed, in ms. */
-  idleTimeoutMs: number;
-  /** Message streams one connection may create. */
-  maxStreamsPerSession: number;
-  /** Outbound bytes a player may have queued before frames are dropped to the next keyframe. */
-  maxOutboundBytes: number;
-}
-
-/** What the relay says about a publish before any media is accepted. */
-export type PublishDecision = { ok: true } | { ok: false; reason: string };
-
-export interface PublishRequest {
-  readonly path: StreamPath;
-  readonly sessionId: string;
-  readonly remote: string;
-}
-
-export interface SessionContext {
-  readonly hub: StreamHub;
-  /**
-   * Asked before a publish is accepted (destination lookup). A rejection answers
-   * NetStream.Publish.BadName and ends the session; until the answer, media is not accepted.
-   */
-  readonly authorizePublish?: (request: PublishRequest) => Promise<PublishDecision>;
-  /** Told each time a player's frame is dropped because the player cannot keep up. */
-  readonly onPlayerFrameDropped?: () => void;
-  /** Apps a client may publish to. */
-  readonly publishApps: readonly string[];
-  /** Apps a client may play from. */
-  readonly playApps: readonly string[];
-  readonly limits: SessionLimits;
-  readonly logger: Logger;
-}
-
-export interface SessionCloseInfo {
-  readonly id: string;
-  /** The peer's `address:port`. */
-  readonly remote: string;
-  /** Error code when the session ended on an error. */
-  readonly code?: string;
-  readonly reason: string;
-}
 
 type StreamRole =
   | { role: 'idle' }
@@ -100,75 +42,39 @@ type StreamRole =
   | { role: 'publish'; path: string; live: PublishedStream }
   | { role: 'play'; path: string; subscriber: StreamSubscriber };
 
-/** Session counters, exposed to the server and later to the metrics API. */
-export interface SessionStats {
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-  audioFrames: number;
-  videoFrames: number;
-  framesOut: number;
-  framesDropped: number;
-  mediaWithoutPublish: number;
-  unknownCommands: number;
-}
-
 let nextSessionNumber = 1;
 
-export class ServerSession implements StreamPublisher {
+export class ServerSession implements StreamPublisher, RtmpConnectionHandler, PlayerSink {
   readonly id: string;
   readonly remoteAddress: string;
-  readonly stats: SessionStats = {
-    bytesIn: 0,
-    bytesOut: 0,
-    messagesIn: 0,
-    audioFrames: 0,
-    videoFrames: 0,
-    framesOut: 0,
-    framesDropped: 0,
-    mediaWithoutPublish: 0,
-    unknownCommands: 0,
-  };
-  private readonly socket: Socket;
+  readonly stats: SessionStats = newSessionStats();
   private readonly ctx: SessionContext;
   /** A child per session; it gains userId and streamId once the session publishes or plays. */
   private log: Logger;
-  private readonly handshake: ServerHandshake;
-  private readonly parser: ChunkParser;
-  private readonly writer = new ChunkWriter();
+  private readonly connection: RtmpConnection;
   private readonly streams = new Map<number, StreamRole>();
   private readonly onClose: (info: SessionCloseInfo) => void;
   private nextStreamId = 1;
   private app: string | null = null;
   private closed = false;
-  private lastActivityMs = Date.now();
-  private handshakeTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
-  private readonly control = new ProtocolControl((csid, message) => this.send(csid, message));
 
   constructor(socket: Socket, ctx: SessionContext, onClose: (info: SessionCloseInfo) => void) {
     this.id = `s${nextSessionNumber++}`;
-    this.socket = socket;
     this.ctx = ctx;
     this.onClose = onClose;
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.log = ctx.logger.child({ session: this.id, remote: this.remoteAddress });
-    this.handshake = new ServerHandshake({ send: (bytes) => this.writeRaw(bytes) });
-    this.parser = new ChunkParser({ limits: ctx.limits, onMessage: (m) => this.onMessage(m) });
-
     socket.setNoDelay(true);
-    socket.on('data', (data: Buffer) => this.onData(data));
-    socket.on('end', () => this.onEnd());
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.close(undefined, `socket error ${err.code ?? err.message}`),
-    );
-    socket.on('close', () => this.close(undefined, 'socket closed'));
-
-    this.handshakeTimer = setTimeout(() => {
-      this.fail(
-        new RtmpError(RtmpErrorCode.HANDSHAKE_TIMEOUT, `handshake not done within ${ctx.limits.handshakeTimeoutMs} ms`),
-      );
-    }, ctx.limits.handshakeTimeoutMs);
+    this.connection = new RtmpConnection({
+      socket,
+      side: 'server',
+      parserLimits: ctx.limits,
+      peerLabel: 'peer',
+      handler: this,
+      counters: this.stats,
+      handshakeTimeoutMs: ctx.limits.handshakeTimeoutMs,
+    });
     const idleCheckMs = Math.max(50, Math.min(1000, Math.floor(ctx.limits.idleTimeoutMs / 4)));
     this.idleTimer = setInterval(() => this.checkIdle(), idleCheckMs);
     this.log.debug('session opened');
@@ -196,16 +102,12 @@ export class ServerSession implements StreamPublisher {
   close(code: string | undefined, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     if (this.idleTimer) clearInterval(this.idleTimer);
-    this.handshakeTimer = null;
     this.idleTimer = null;
     for (const streamId of [...this.streams.keys()]) this.releaseStream(streamId);
     this.streams.clear();
-    if (code) this.socket.destroy();
-    else this.socket.end();
-    // A peer that never reads must not hold the socket open.
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    // An orderly end still destroys a peer that never reads, after a grace period.
+    this.connection.shutdown(code ? 'destroy' : 'end');
     const info: SessionCloseInfo = code
       ? { id: this.id, remote: this.remoteAddress, code, reason }
       : { id: this.id, remote: this.remoteAddress, reason };
@@ -225,111 +127,56 @@ export class ServerSession implements StreamPublisher {
     }
   }
 
-  private onData(data: Buffer): void {
-    if (this.closed) return;
-    this.lastActivityMs = Date.now();
-    this.stats.bytesIn += data.length;
-    try {
-      if (!this.handshake.done) {
-        const rest = this.handshake.push(data);
-        if (rest === undefined) return;
-        if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
-        this.handshakeTimer = null;
-        this.log.debug({ mode: this.handshake.mode }, 'handshake done');
-        if (rest.length > 0) this.parser.push(rest);
-      } else {
-        this.parser.push(data);
-      }
-      this.control.acknowledge(this.parser.bytesReceived);
-    } catch (err) {
-      this.fail(err);
-    }
+  // RtmpConnectionHandler ---------------------------------------------------------------
+
+  onHandshakeDone(mode: string): void {
+    this.log.debug({ mode }, 'handshake done');
   }
 
-  private onEnd(): void {
-    if (this.closed) return;
-    if (!this.handshake.done) {
-      this.fail(
-        new RtmpError(RtmpErrorCode.HANDSHAKE_TRUNCATED, `peer closed after ${this.stats.bytesIn} handshake bytes`),
-      );
-    } else if (this.parser.midMessage) {
-      this.fail(new RtmpError(RtmpErrorCode.TRUNCATED, 'peer closed in the middle of a message'));
-    } else {
-      this.close(undefined, 'peer closed');
-    }
+  onPeerEnd(error: RtmpError | null): void {
+    if (error) this.fail(error);
+    else this.close(undefined, 'peer closed');
+  }
+
+  onSocketError(err: NodeJS.ErrnoException): void {
+    this.close(undefined, `socket error ${err.code ?? err.message}`);
+  }
+
+  onSocketClose(): void {
+    this.close(undefined, 'socket closed');
+  }
+
+  onFault(err: unknown): void {
+    this.fail(err);
+  }
+
+  onMedia(kind: TagKind, streamId: number, timestampMs: number, payload: Buffer): void {
+    if (kind === 'data') this.onDataMessage(streamId, timestampMs, payload);
+    else this.onAudioVideo(kind, streamId, timestampMs, payload);
   }
 
   private checkIdle(): void {
-    if (Date.now() - this.lastActivityMs >= this.ctx.limits.idleTimeoutMs) {
+    if (Date.now() - this.connection.lastActivityMs >= this.ctx.limits.idleTimeoutMs) {
       this.fail(
         new RtmpError(RtmpErrorCode.IDLE_TIMEOUT, `no bytes in or out for ${this.ctx.limits.idleTimeoutMs} ms`),
       );
     }
   }
 
-  private writeRaw(bytes: Buffer): void {
-    if (this.closed && this.socket.destroyed) return;
-    this.stats.bytesOut += bytes.length;
-    this.lastActivityMs = Date.now();
-    this.socket.write(bytes);
-  }
-
   private send(csid: number, message: OutgoingMessage): void {
-    this.writeRaw(this.writer.write(csid, message));
+    this.connection.send(csid, message);
   }
 
   private sendCommand(streamId: number, ...values: Amf0Value[]): void {
-    this.send(CSID_COMMAND, {
-      typeId: MessageType.COMMAND_AMF0,
-      streamId,
-      timestampMs: 0,
-      payload: encodeAmf0(...values),
-    });
+    this.connection.sendCommand(streamId, ...values);
   }
 
   private sendStatus(streamId: number, level: 'status' | 'error' | 'warning', code: string, description: string): void {
     this.sendCommand(streamId, 'onStatus', 0, null, { level, code, description });
   }
 
-  private onMessage(message: RtmpMessage): void {
-    this.stats.messagesIn++;
-    if (this.control.handle(message)) return;
-    switch (message.typeId) {
-      case MessageType.SHARED_OBJECT_AMF0:
-        return; // nothing for us to do
-      case MessageType.COMMAND_AMF0:
-        return this.onCommand(message);
-      case MessageType.DATA_AMF0:
-        return this.onData0(message);
-      case MessageType.AUDIO:
-      case MessageType.VIDEO:
-        return this.onMedia(
-          message.typeId === MessageType.AUDIO ? 'audio' : 'video',
-          message.streamId,
-          message.timestampMs,
-          message.payload,
-        );
-      case MessageType.AGGREGATE:
-        return this.onAggregate(message);
-      case MessageType.COMMAND_AMF3:
-      case MessageType.DATA_AMF3:
-      case MessageType.SHARED_OBJECT_AMF3:
-        throw new RtmpError(
-          RtmpErrorCode.AMF3_UNSUPPORTED,
-          `AMF3-encoded message (type ${message.typeId}) is not supported; connect with objectEncoding 0 (AMF0)`,
-        );
-      default:
-        throw new RtmpError(RtmpErrorCode.MESSAGE_TYPE, `unexpected message type ${message.typeId}`);
-    }
-  }
-
-  private onCommand(message: RtmpMessage): void {
-    const values = decodeAmf0(message.payload);
-    const [name, txn] = values;
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new RtmpError(RtmpErrorCode.COMMAND_INVALID, 'command message without a command name');
-    }
-    const transactionId = typeof txn === 'number' ? txn : 0;
+  onCommand(command: RtmpCommand): void {
+    const { name, transactionId, values } = command;
     const args = values.slice(3);
     if (name !== 'connect' && this.app === null && !name.startsWith('_')) {
       throw new RtmpError(RtmpErrorCode.COMMAND_STATE, `command "${name.slice(0, 64)}" before connect`);
@@ -349,12 +196,12 @@ export class ServerSession implements StreamPublisher {
       case 'createStream':
         return this.onCreateStream(transactionId);
       case 'publish':
-        return this.onPublish(message.streamId, args[0]);
+        return this.onPublish(command.streamId, args[0]);
       case 'play':
-        return this.onPlay(message.streamId, args[0]);
+        return this.onPlay(command.streamId, args[0]);
       case 'deleteStream':
       case 'closeStream': {
-        const id = name === 'deleteStream' && typeof args[0] === 'number' ? args[0] : message.streamId;
+        const id = name === 'deleteStream' && typeof args[0] === 'number' ? args[0] : command.streamId;
         return this.releaseStream(id);
       }
       case 'getStreamLength':
@@ -410,8 +257,7 @@ export class ServerSession implements StreamPublisher {
     this.app = app;
     this.send(CONTROL_CSID, windowAckSizeMessage(DEFAULT_WINDOW_ACK_BYTES));
     this.send(CONTROL_CSID, setPeerBandwidthMessage(DEFAULT_WINDOW_ACK_BYTES, PeerBandwidthLimit.DYNAMIC));
-    this.send(CONTROL_CSID, setChunkSizeMessage(DEFAULT_OUT_CHUNK_SIZE));
-    this.writer.chunkSize = DEFAULT_OUT_CHUNK_SIZE;
+    this.connection.setOutChunkSize(DEFAULT_OUT_CHUNK_SIZE);
     this.sendCommand(
       0,
       '_result',
@@ -508,7 +354,7 @@ export class ServerSession implements StreamPublisher {
     this.send(CONTROL_CSID, streamBeginMessage(streamId));
     this.sendStatus(streamId, 'status', 'NetStream.Play.Reset', `playing and resetting ${resolved.path}`);
     this.sendStatus(streamId, 'status', 'NetStream.Play.Start', `started playing ${resolved.path}`);
-    this.send(CSID_DATA, {
+    this.send(ChunkStreamId.DATA, {
       typeId: MessageType.DATA_AMF0,
       streamId,
       timestampMs: 0,
@@ -534,10 +380,10 @@ export class ServerSession implements StreamPublisher {
   }
 
   /** Data messages: onMetaData (with or without @setDataFrame) from a publisher. */
-  private onData0(message: RtmpMessage): void {
-    const role = this.streams.get(message.streamId);
+  private onDataMessage(streamId: number, timestampMs: number, payload: Buffer): void {
+    const role = this.streams.get(streamId);
     if (role?.role !== 'publish') return; // |RtmpSampleAccess and friends from players
-    const reader = new Amf0Reader(message.payload);
+    const reader = new Amf0Reader(payload);
     let name = reader.readValue();
     let bodyStart = 0;
     if (name === SET_DATA_FRAME) {
@@ -547,10 +393,10 @@ export class ServerSession implements StreamPublisher {
     if (name !== 'onMetaData') return;
     // Validate the rest, then keep the original bytes from "onMetaData" on.
     while (reader.remaining > 0) reader.readValue();
-    role.live.pushMetadata(message.timestampMs, message.payload.subarray(bodyStart));
+    role.live.pushMetadata(timestampMs, payload.subarray(bodyStart));
   }
 
-  private onMedia(kind: 'audio' | 'video', streamId: number, timestampMs: number, payload: Buffer): void {
+  private onAudioVideo(kind: 'audio' | 'video', streamId: number, timestampMs: number, payload: Buffer): void {
     const role = this.streams.get(streamId);
     if (role?.role !== 'publish') {
       this.stats.mediaWithoutPublish++;
@@ -561,24 +407,10 @@ export class ServerSession implements StreamPublisher {
     role.live.pushMedia(kind, timestampMs, payload);
   }
 
-  /** §7.1.6: aggregate messages carry several media/data sub-messages. */
-  private onAggregate(message: RtmpMessage): void {
-    for (const sub of splitAggregate(message)) {
-      if (sub.typeId === MessageType.AUDIO || sub.typeId === MessageType.VIDEO) {
-        this.onMedia(sub.typeId === MessageType.AUDIO ? 'audio' : 'video', sub.streamId, sub.timestampMs, sub.payload);
-      } else if (sub.typeId === MessageType.DATA_AMF0) {
-        this.onData0(sub);
-      }
-    }
-  }
-
   /** Used by PlaySubscriber. */
   sendMedia(streamId: number, frame: MediaFrame): boolean {
     if (this.closed) return false;
-    const csid = frame.kind === 'audio' ? CSID_AUDIO : frame.kind === 'video' ? CSID_VIDEO : CSID_DATA;
-    const typeId =
-      frame.kind === 'audio' ? MessageType.AUDIO : frame.kind === 'video' ? MessageType.VIDEO : MessageType.DATA_AMF0;
-    this.send(csid, { typeId, streamId, timestampMs: frame.timestampMs, payload: frame.payload });
+    this.connection.sendMedia(frame.kind, streamId, frame.timestampMs, frame.payload);
     this.stats.framesOut++;
     return true;
   }
@@ -597,7 +429,7 @@ export class ServerSession implements StreamPublisher {
 
   /** Outbound bytes waiting in the socket. */
   get outboundBytes(): number {
-    return this.socket.writableLength;
+    return this.connection.writableLength;
   }
 
   get maxOutboundBytes(): number {
@@ -607,45 +439,5 @@ export class ServerSession implements StreamPublisher {
   countDropped(): void {
     this.stats.framesDropped++;
     this.ctx.onPlayerFrameDropped?.();
-  }
-}
-
-/**
- * Feeds one played stream to its session. When the player falls behind (its socket
- * buffer passes the limit), frames are dropped up to the next keyframe, so memory stays
- * bounded and playback resumes decodable.
- */
-class PlaySubscriber implements StreamSubscriber {
-  private waitForKeyframe = false;
-  /** Whether the metadata/sequence-header preamble of the current publish was sent. */
-  private started = false;
-
-  constructor(
-    private readonly session: ServerSession,
-    private readonly streamId: number,
-  ) {}
-
-  onPublishStart(path: string): void {
-    if (this.started) this.session.sendPlayStatus(this.streamId, 'start', path);
-    this.started = true;
-  }
-
-  onPublishEnd(path: string): void {
-    this.session.sendPlayStatus(this.streamId, 'end', path);
-  }
-
-  onFrame(frame: MediaFrame): void {
-    const critical = frame.kind === 'data' || frame.isSequenceHeader;
-    if (!critical) {
-      if (this.session.outboundBytes > this.session.maxOutboundBytes) this.waitForKeyframe = true;
-      if (this.waitForKeyframe) {
-        if (!(frame.isKeyframe && this.session.outboundBytes <= this.session.maxOutboundBytes / 2)) {
-          this.session.countDropped();
-          return;
-        }
-        this.waitForKeyframe = false;
-      }
-    }
-    this.session.sendMedia(this.streamId, frame);
   }
 }

@@ -7,13 +7,8 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino';
 import { DEFAULT_CHUNK_PARSER_LIMITS } from './chunk-parser.js';
 import { RtmpErrorCode } from './errors.js';
-import {
-  ServerSession,
-  type PublishDecision,
-  type PublishRequest,
-  type SessionCloseInfo,
-  type SessionLimits,
-} from './server-session.js';
+import { ServerSession } from './server-session.js';
+import type { PublishDecision, PublishRequest, SessionCloseInfo, SessionLimits } from './session-context.js';
 import type { StreamHub } from './stream-hub.js';
 
 export interface ServerLimits extends SessionLimits {

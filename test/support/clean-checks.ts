@@ -1,5 +1,5 @@
 /**
- * The output contract (shared/output-contract.md, limits from src/media/output-contract.ts),
+ * The output contract (docs/output-contract.md, limits from src/media/output-contract.ts),
  * judged from an output file: every rule that the file alone can answer. The FLV is read
  * with our reader, but tag and NAL headers are parsed here, not with the fixer's own parser,
  * so the judge does not share the code it judges. ffprobe's keyframes, decoding and HLS

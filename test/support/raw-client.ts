@@ -4,7 +4,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { encodeAmf0, type Amf0Value } from '../../src/media/amf0.js';
+import type { Amf0Value } from '../../src/media/amf0.js';
+import { encodeAmf0 } from '../../src/media/amf0-writer.js';
 import { ChunkWriter, type OutgoingMessage } from '../../src/rtmp/chunk-writer.js';
 import { ChunkParser } from '../../src/rtmp/chunk-parser.js';
 import { ClientHandshake } from '../../src/rtmp/handshake.js';

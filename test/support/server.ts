@@ -9,7 +9,7 @@ import { RtmpServer, type ServerLimits } from '../../src/rtmp/server.js';
 import { LiveStreamRegistry } from '../../src/live/live-streams.js';
 import type { MediaFrame } from '../../src/media/tag-kinds.js';
 import type { StreamSubscriber } from '../../src/rtmp/stream-hub.js';
-import type { SessionCloseInfo } from '../../src/rtmp/server-session.js';
+import type { SessionCloseInfo } from '../../src/rtmp/session-context.js';
 
 export interface TestServer {
   server: RtmpServer;

@@ -2,7 +2,7 @@
  * Test helper: a TCP proxy that records the RTMP commands and messages a client sends.
  */
 import { createServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { decodeAmf0 } from '../../src/media/amf0.js';
+import { decodeAmf0 } from '../../src/media/amf0-reader.js';
 import { ChunkParser } from '../../src/rtmp/chunk-parser.js';
 import { HANDSHAKE_SIZE } from '../../src/rtmp/handshake.js';
 import { MessageType, type RtmpMessage } from '../../src/rtmp/message-types.js';

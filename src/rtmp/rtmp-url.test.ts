@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRtmpUrl, redactUrl } from './client.js';
+import { parseRtmpUrl, redactUrl } from './rtmp-url.js';
 
 describe('parseRtmpUrl', () => {
   it('splits app (first segment) and stream name (the rest), default port 1935', () => {
