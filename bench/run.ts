@@ -319,94 +319,21 @@ async function main(): Promise<void> {
   await receiver.stop();
   const off = await offline(sourceFile);
 
-  const remux = paths.find((p) => p.name === 'rinse remux')!;
-  const transcode = paths.find((p) => p.name === 'rinse transcode')!;
-  const copy = paths.find((p) => p.name === 'ffmpeg -c copy')!;
-  const seed = paths.find((p) => p.name === 'ffmpeg libx264 (seed)')!;
-  const ratio = (a: number | null, b: number | null): string =>
-    a === null || b === null || !b ? 'n/a' : (a / b).toFixed(3);
   const largestN = scaleRows.filter((r) => r.addedP99 <= 50).reduce((m, r) => Math.max(m, r.streams), 0);
-  const s1 = scaleRows.find((r) => r.streams === 1);
-  // The targets speak of 100 streams: the largest of the fixed points, not of the search.
-  const sMax = scaleRows.filter((r) => SCALE_NS.includes(r.streams)).at(-1)!;
-  const perStreamRssMb = scaleRows.length > 1 ? (sMax.rssMb - (s1?.rssMb ?? 0)) / (sMax.streams - 1) : Number.NaN;
-  /** Two GOP caches per stream (the path's for late players, the upstream's for resume): 2 s at 2.6 Mbps each. */
-  const gopCacheMb = (2 * 2 * 2.6) / 8;
-
-  const lines: string[] = [];
-  lines.push(
+  const { lines: targetLines, targets } = targetsOf(paths, scaleRows, off);
+  const lines = [
     `rinse bench (${quick ? 'quick' : 'full'}) ${new Date().toISOString()} on ${type()} ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`,
-  );
-  lines.push('');
-  lines.push(
-    'added latency (ms, vs direct), 720p30 2.5 Mbps, 1 stream    p50      p95      p99      max   CPU %core  peak RSS MB',
-  );
-  for (const p of paths.slice(1)) {
-    lines.push(
-      `  ${p.name.padEnd(24)} ${fmt(p.addedP50).padStart(32)} ${fmt(p.addedP95).padStart(8)} ${fmt(p.addedP99).padStart(8)} ${fmt(p.addedMax).padStart(8)} ${fmt(p.cpuPerMediaSecond === null ? null : p.cpuPerMediaSecond * 100).padStart(10)} ${fmt(p.peakRssMb, 1).padStart(12)}`,
-    );
-  }
-  lines.push(
-    `  (direct path itself: p50 ${fmt(paths[0]!.latency.p50)} ms, p99 ${fmt(paths[0]!.latency.p99)} ms over ${paths[0]!.latency.frames} frames)`,
-  );
-  lines.push('');
-  lines.push('ratios rinse / peer                  p99 added   CPU    peak RSS');
-  lines.push(
-    `  rinse remux / ffmpeg -c copy         ${ratio(remux.addedP99, copy.addedP99).padStart(9)} ${ratio(remux.cpuPerMediaSecond, copy.cpuPerMediaSecond).padStart(6)} ${ratio(remux.peakRssMb, copy.peakRssMb).padStart(10)}`,
-  );
-  lines.push(
-    `  rinse remux / ffmpeg libx264 (seed)  ${ratio(remux.addedP99, seed.addedP99).padStart(9)} ${ratio(remux.cpuPerMediaSecond, seed.cpuPerMediaSecond).padStart(6)} ${ratio(remux.peakRssMb, seed.peakRssMb).padStart(10)}`,
-  );
-  lines.push(
-    `  rinse transcode / ffmpeg libx264     ${ratio(transcode.addedP99, seed.addedP99).padStart(9)} ${ratio(transcode.cpuPerMediaSecond, seed.cpuPerMediaSecond).padStart(6)} ${ratio(transcode.peakRssMb, seed.peakRssMb).padStart(10)}`,
-  );
-  lines.push('');
-  lines.push('rinse remux at N streams     p99 added ms   CPU % of a core per stream   RSS MB   peak RSS MB');
-  for (const r of scaleRows)
-    lines.push(
-      `  ${String(r.streams).padStart(4)} ${fmt(r.addedP99).padStart(29)} ${fmt(r.cpuPercentOfCorePerStream, 3).padStart(28)} ${fmt(r.rssMb, 1).padStart(8)} ${fmt(r.peakRssMb, 1).padStart(13)}`,
-    );
-  const beyond = scaleRows.find((r) => r.streams > largestN && !(r.addedP99 <= 50));
-  lines.push(
-    quick
-      ? `  largest N tested with p99 added <= 50 ms: ${largestN} (of ${SCALE_NS.join(', ')})`
-      : `  largest N with p99 added <= 50 ms: ${largestN}${beyond ? ` (${beyond.streams} streams: ${fmt(beyond.addedP99)} ms)` : ` (the search stopped at ${SEARCH_MAX_STREAMS})`}; above 100, in steps of ${SEARCH_STEP}`,
-  );
-  lines.push('');
-  lines.push(`offline (${off.fileMB.toFixed(0)} MB FLV; measured in a process of its own)`);
-  lines.push(
-    `  fix                ${fmt(off.fixMBps, 0).padStart(6)} MB/s  file to file, median of ${FIX_RUNS} runs in one process (first run ${fmt(off.fixFirstRunMBps, 0)} MB/s)`,
-  );
-  lines.push(
-    `  rinse fix command  ${fmt(off.fixCliMBps, 0).padStart(6)} MB/s  end to end: node start, module loading and exit included`,
-  );
-  lines.push(
-    `  FLV reader         ${fmt(off.flvReaderMBps, 0).padStart(6)} MB/s  in memory, median of ${FIX_RUNS} runs`,
-  );
-  lines.push(
-    `  chunk parser       ${fmt(off.chunkParserMBps, 0).padStart(6)} MB/s  in memory, median of ${FIX_RUNS} runs (4096-byte chunks, 64 KiB reads)`,
-  );
-  lines.push('');
-  const targets = [
-    { target: 'p99 added <= 5 ms at 1 stream (remux)', value: remux.addedP99, hit: remux.addedP99 <= 5 },
-    { target: `p99 added <= 20 ms at ${sMax.streams} streams (remux)`, value: sMax.addedP99, hit: sMax.addedP99 <= 20 },
-    {
-      target: '<= 0.5% of one core per stream',
-      value: sMax.cpuPercentOfCorePerStream,
-      hit: sMax.cpuPercentOfCorePerStream <= 0.5,
-    },
-    {
-      target: 'RSS growth <= 1 MB per stream beyond its GOP caches',
-      value: perStreamRssMb - gopCacheMb,
-      hit: perStreamRssMb - gopCacheMb <= 1,
-    },
-    { target: 'fix >= 500 MB/s', value: off.fixMBps, hit: off.fixMBps >= 500 },
+    '',
+    ...latencyLines(paths),
+    '',
+    ...scaleLines(scaleRows, largestN),
+    '',
+    ...offlineLines(off),
+    '',
+    ...targetLines,
+    '',
+    `took ${((Date.now() - started) / 1000).toFixed(0)} s`,
   ];
-  lines.push('targets');
-  for (const t of targets) lines.push(`  ${t.hit ? 'HIT ' : 'MISS'}  ${t.target.padEnd(52)} ${fmt(t.value)}`);
-  lines.push(`  (RSS per stream measured ${fmt(perStreamRssMb)} MB, GOP caches estimated ${fmt(gopCacheMb)} MB)`);
-  lines.push('');
-  lines.push(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);
   process.stdout.write(`${lines.join('\n')}\n`);
 
   const resultsDir = resolve(import.meta.dirname, 'results');
@@ -423,6 +350,94 @@ async function main(): Promise<void> {
     `${JSON.stringify({ quick, machine: { os: type(), cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version }, paths, scale: scaleRows, offline: off, targets, largestNWithin50ms: largestN }, null, 2)}\n`,
   );
   process.stdout.write(`results: ${file}\n`);
+}
+
+function pathNamed(paths: PathResult[], name: string): PathResult {
+  return paths.find((p) => p.name === name)!;
+}
+
+/** Added latency per path, and rinse against its peers. */
+function latencyLines(paths: PathResult[]): string[] {
+  const remux = pathNamed(paths, 'rinse remux');
+  const transcode = pathNamed(paths, 'rinse transcode');
+  const copy = pathNamed(paths, 'ffmpeg -c copy');
+  const seed = pathNamed(paths, 'ffmpeg libx264 (seed)');
+  const ratio = (a: number | null, b: number | null): string =>
+    a === null || b === null || !b ? 'n/a' : (a / b).toFixed(3);
+  const ratios = (a: PathResult, b: PathResult): string =>
+    `${ratio(a.addedP99, b.addedP99).padStart(9)} ${ratio(a.cpuPerMediaSecond, b.cpuPerMediaSecond).padStart(6)} ${ratio(a.peakRssMb, b.peakRssMb).padStart(10)}`;
+  const lines = [
+    'added latency (ms, vs direct), 720p30 2.5 Mbps, 1 stream    p50      p95      p99      max   CPU %core  peak RSS MB',
+  ];
+  for (const p of paths.slice(1)) {
+    lines.push(
+      `  ${p.name.padEnd(24)} ${fmt(p.addedP50).padStart(32)} ${fmt(p.addedP95).padStart(8)} ${fmt(p.addedP99).padStart(8)} ${fmt(p.addedMax).padStart(8)} ${fmt(p.cpuPerMediaSecond === null ? null : p.cpuPerMediaSecond * 100).padStart(10)} ${fmt(p.peakRssMb, 1).padStart(12)}`,
+    );
+  }
+  lines.push(
+    `  (direct path itself: p50 ${fmt(paths[0]!.latency.p50)} ms, p99 ${fmt(paths[0]!.latency.p99)} ms over ${paths[0]!.latency.frames} frames)`,
+    '',
+    'ratios rinse / peer                  p99 added   CPU    peak RSS',
+    `  rinse remux / ffmpeg -c copy         ${ratios(remux, copy)}`,
+    `  rinse remux / ffmpeg libx264 (seed)  ${ratios(remux, seed)}`,
+    `  rinse transcode / ffmpeg libx264     ${ratios(transcode, seed)}`,
+  );
+  return lines;
+}
+
+function scaleLines(scaleRows: ScaleResult[], largestN: number): string[] {
+  const lines = ['rinse remux at N streams     p99 added ms   CPU % of a core per stream   RSS MB   peak RSS MB'];
+  for (const r of scaleRows)
+    lines.push(
+      `  ${String(r.streams).padStart(4)} ${fmt(r.addedP99).padStart(29)} ${fmt(r.cpuPercentOfCorePerStream, 3).padStart(28)} ${fmt(r.rssMb, 1).padStart(8)} ${fmt(r.peakRssMb, 1).padStart(13)}`,
+    );
+  const beyond = scaleRows.find((r) => r.streams > largestN && !(r.addedP99 <= 50));
+  lines.push(
+    quick
+      ? `  largest N tested with p99 added <= 50 ms: ${largestN} (of ${SCALE_NS.join(', ')})`
+      : `  largest N with p99 added <= 50 ms: ${largestN}${beyond ? ` (${beyond.streams} streams: ${fmt(beyond.addedP99)} ms)` : ` (the search stopped at ${SEARCH_MAX_STREAMS})`}; above 100, in steps of ${SEARCH_STEP}`,
+  );
+  return lines;
+}
+
+function offlineLines(off: OfflineResult): string[] {
+  return [
+    `offline (${off.fileMB.toFixed(0)} MB FLV; measured in a process of its own)`,
+    `  fix                ${fmt(off.fixMBps, 0).padStart(6)} MB/s  file to file, median of ${FIX_RUNS} runs in one process (first run ${fmt(off.fixFirstRunMBps, 0)} MB/s)`,
+    `  rinse fix command  ${fmt(off.fixCliMBps, 0).padStart(6)} MB/s  end to end: node start, module loading and exit included`,
+    `  FLV reader         ${fmt(off.flvReaderMBps, 0).padStart(6)} MB/s  in memory, median of ${FIX_RUNS} runs`,
+    `  chunk parser       ${fmt(off.chunkParserMBps, 0).padStart(6)} MB/s  in memory, median of ${FIX_RUNS} runs (4096-byte chunks, 64 KiB reads)`,
+  ];
+}
+
+/** Each target, hit or missed, and the lines that report them. */
+function targetsOf(paths: PathResult[], scaleRows: ScaleResult[], off: OfflineResult) {
+  const remux = pathNamed(paths, 'rinse remux');
+  const s1 = scaleRows.find((r) => r.streams === 1);
+  // The targets speak of 100 streams: the largest of the fixed points, not of the search.
+  const sMax = scaleRows.filter((r) => SCALE_NS.includes(r.streams)).at(-1)!;
+  const perStreamRssMb = scaleRows.length > 1 ? (sMax.rssMb - (s1?.rssMb ?? 0)) / (sMax.streams - 1) : Number.NaN;
+  /** Two GOP caches per stream (the path's for late players, the upstream's for resume): 2 s at 2.6 Mbps each. */
+  const gopCacheMb = (2 * 2 * 2.6) / 8;
+  const targets = [
+    { target: 'p99 added <= 5 ms at 1 stream (remux)', value: remux.addedP99, hit: remux.addedP99 <= 5 },
+    { target: `p99 added <= 20 ms at ${sMax.streams} streams (remux)`, value: sMax.addedP99, hit: sMax.addedP99 <= 20 },
+    {
+      target: '<= 0.5% of one core per stream',
+      value: sMax.cpuPercentOfCorePerStream,
+      hit: sMax.cpuPercentOfCorePerStream <= 0.5,
+    },
+    {
+      target: 'RSS growth <= 1 MB per stream beyond its GOP caches',
+      value: perStreamRssMb - gopCacheMb,
+      hit: perStreamRssMb - gopCacheMb <= 1,
+    },
+    { target: 'fix >= 500 MB/s', value: off.fixMBps, hit: off.fixMBps >= 500 },
+  ];
+  const lines = ['targets'];
+  for (const t of targets) lines.push(`  ${t.hit ? 'HIT ' : 'MISS'}  ${t.target.padEnd(52)} ${fmt(t.value)}`);
+  lines.push(`  (RSS per stream measured ${fmt(perStreamRssMb)} MB, GOP caches estimated ${fmt(gopCacheMb)} MB)`);
+  return { lines, targets };
 }
 
 main().then(

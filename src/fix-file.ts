@@ -37,63 +37,86 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 /** Each of the two output buffers: a read's worth of fixed tags, with room to spare. */
 const OUT_BUFFER_BYTES = 2 * READ_CHUNK_BYTES;
 
+/**
+ * The output side: fixed tags gathered per read, encoded into one of two buffers that take
+ * turns (one being written, one being filled: no allocation per read), with one write in
+ * flight at most, so output stays in order.
+ */
+class FlvOutput {
+  header: Buffer | null = null;
+  batch: MediaTag[] = [];
+  bytesOut = 0;
+  private sink: FileHandle | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private writeError: unknown = null;
+  private readonly buffers = [Buffer.allocUnsafe(OUT_BUFFER_BYTES), Buffer.allocUnsafe(OUT_BUFFER_BYTES)];
+  private next = 0;
+
+  constructor(private readonly temp: string) {}
+
+  async open(): Promise<void> {
+    this.sink = await open(this.temp, 'w');
+  }
+
+  /** Encode what was gathered and start writing it once the write in flight has ended. */
+  async flush(): Promise<void> {
+    if (this.header === null && this.batch.length === 0) return;
+    // The buffer not in flight: its own write ended before the one in flight began.
+    const into = this.buffers[this.next] as Buffer;
+    this.next ^= 1;
+    const tags = this.batch.length > 0 ? encodeFlvTags(this.batch, into) : null;
+    const header = this.header;
+    const bytes = header === null ? (tags as Buffer) : tags === null ? header : Buffer.concat([header, tags]);
+    this.header = null;
+    this.batch = [];
+    await this.writing;
+    if (this.writeError !== null) throw this.writeError;
+    this.bytesOut += bytes.length;
+    this.writing = writeAll(this.sink as FileHandle, bytes).catch((err: unknown) => {
+      this.writeError = err;
+    });
+  }
+
+  /** The last write ended: the file is complete under its final name. */
+  async finish(output: string): Promise<void> {
+    await this.flush();
+    await this.writing;
+    if (this.writeError !== null) throw this.writeError;
+    await this.sink?.close();
+    this.sink = null;
+    await rename(this.temp, output);
+  }
+
+  /** After a failure: no partial file is left behind. */
+  async discard(): Promise<void> {
+    await this.writing;
+    await this.sink?.close().catch(() => undefined);
+    await rm(this.temp, { force: true });
+  }
+}
+
 export async function fixFile(
   input: string,
   output: string,
   options: { fixer?: Partial<FixerOptions>; onProgress?: (p: FixProgress) => void; progressEveryMs?: number } = {},
 ): Promise<FixResult> {
   const started = Date.now();
-  const temp = `${output}.${process.pid}.partial`;
   const source = await open(input, 'r');
-  let sink: FileHandle | null = null;
-  let bytesOut = 0;
-  let header: Buffer | null = null;
-  let batch: MediaTag[] = [];
-  const fixer = new StreamFixer((tag) => batch.push(tag), options.fixer);
+  const out = new FlvOutput(`${output}.${process.pid}.partial`);
+  const fixer = new StreamFixer((tag) => out.batch.push(tag), options.fixer);
   const reader = new FlvReader({
     views: true,
-    onHeader: (h) => (header = encodeFlvHeader({ hasAudio: h.hasAudio, hasVideo: h.hasVideo })),
+    onHeader: (h) => (out.header = encodeFlvHeader({ hasAudio: h.hasAudio, hasVideo: h.hasVideo })),
     onTag: (t) => fixer.push(t),
   });
-  // One write in flight at most; it must end before the next starts, so output stays in order.
-  // Two output buffers take turns: one being written, one being filled (no allocation per read).
-  let writing: Promise<void> = Promise.resolve();
-  let writeError: unknown = null;
-  const outBuffers = [Buffer.allocUnsafe(OUT_BUFFER_BYTES), Buffer.allocUnsafe(OUT_BUFFER_BYTES)];
-  let nextOut = 0;
-  const writeOut = async (): Promise<void> => {
-    if (header === null && batch.length === 0) return;
-    // The buffer not in flight: its own write ended before the one in flight began.
-    const into = outBuffers[nextOut] as Buffer;
-    nextOut ^= 1;
-    const tags = batch.length > 0 ? encodeFlvTags(batch, into) : null;
-    const bytes = header === null ? (tags as Buffer) : tags === null ? header : Buffer.concat([header, tags]);
-    header = null;
-    batch = [];
-    await writing;
-    if (writeError !== null) throw writeError;
-    bytesOut += bytes.length;
-    writing = writeAll(sink as FileHandle, bytes).catch((err: unknown) => {
-      writeError = err;
-    });
-  };
-
-  let lastProgress = started;
-  let next: Promise<Buffer> | null = null;
+  const pending: { read: Promise<Buffer> | null } = { read: null };
   try {
     const totalBytes = (await source.stat()).size;
-    sink = await open(temp, 'w');
-    const readNext = (): Promise<Buffer> =>
-      source
-        .read(Buffer.allocUnsafe(READ_CHUNK_BYTES), 0, READ_CHUNK_BYTES, null)
-        .then((r) => r.buffer.subarray(0, r.bytesRead));
-    next = readNext();
-    for (;;) {
-      const piece = await next;
-      if (piece.length === 0) break;
-      next = readNext();
+    await out.open();
+    let lastProgress = started;
+    for await (const piece of readPieces(source, pending)) {
       reader.push(piece);
-      await writeOut();
+      await out.flush();
       const now = Date.now();
       if (options.onProgress && now - lastProgress >= (options.progressEveryMs ?? 1000)) {
         lastProgress = now;
@@ -102,30 +125,42 @@ export async function fixFile(
     }
     reader.end();
     fixer.flush();
-    await writeOut();
-    await writing;
-    if (writeError !== null) throw writeError;
-    await sink.close();
-    sink = null;
-    await rename(temp, output);
+    await out.finish(output);
     return {
       input,
       output,
       bytesIn: totalBytes,
-      bytesOut,
+      bytesOut: out.bytesOut,
       elapsedMs: Date.now() - started,
       stats: fixer.stats,
       repairs: fixer.repairs,
       decision: fixer.decision,
     };
   } catch (err) {
-    await writing;
-    await next?.catch(() => undefined); // a read still in flight when the input was refused
-    await sink?.close().catch(() => undefined);
-    await rm(temp, { force: true });
+    await out.discard();
+    await pending.read?.catch(() => undefined); // a read still in flight when the input was refused
     throw err;
   } finally {
     await source.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The file in READ_CHUNK_BYTES pieces, the next read already in flight while a piece is
+ * handled (`pending.read`, so a failure can wait for it). Each read gets a fresh buffer: tag
+ * bodies are views of it.
+ */
+async function* readPieces(source: FileHandle, pending: { read: Promise<Buffer> | null }): AsyncGenerator<Buffer> {
+  const readNext = (): Promise<Buffer> =>
+    source
+      .read(Buffer.allocUnsafe(READ_CHUNK_BYTES), 0, READ_CHUNK_BYTES, null)
+      .then((r) => r.buffer.subarray(0, r.bytesRead));
+  pending.read = readNext();
+  for (;;) {
+    const piece = await pending.read;
+    if (piece.length === 0) return;
+    pending.read = readNext();
+    yield piece;
   }
 }
 

@@ -60,8 +60,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export async function replayFile(file: string, url: string, options: ReplayOptions): Promise<ReplayResult> {
-  const started = Date.now();
+/** A publishing client, and the error that ended its connection once it ended. */
+async function connectPublisher(
+  url: string,
+  options: ReplayOptions,
+): Promise<{ client: RtmpClient; closed: () => Error | null; waitDrain: () => Promise<void> }> {
   const client = await RtmpClient.connect(url, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.rejectUnauthorized === false ? { tls: { rejectUnauthorized: false } } : {}),
@@ -76,8 +79,6 @@ export async function replayFile(file: string, url: string, options: ReplayOptio
     await client.close();
     throw err;
   }
-  const progress: ReplayProgress = { pass: 0, tags: 0, bytes: 0, mediaMs: 0, elapsedMs: 0 };
-  let reanchors = 0;
   const waitDrain = (): Promise<void> =>
     new Promise((resolve) => {
       const done = (): void => {
@@ -88,62 +89,98 @@ export async function replayFile(file: string, url: string, options: ReplayOptio
       client.on('drain', done);
       client.on('close', done);
     });
+  return { client, closed: () => closedError, waitDrain };
+}
 
+/**
+ * Wall-clock pacing on the file's own clock, re-anchored where that clock breaks (a step
+ * back over REANCHOR_BACK_MS, or a tag over REANCHOR_AHEAD_MS ahead of the pacing).
+ */
+class Pacer {
+  reanchors = 0;
+  private anchorWall = Date.now();
+  private anchorTs: number | null = null;
+
+  constructor(private readonly speed: number) {}
+
+  /** How long to wait before sending a tag stamped `ts`, in ms. */
+  delayFor(ts: number): number {
+    this.anchorTs ??= ts;
+    let d = signedDelta32(ts, this.anchorTs);
+    const pacedMs = (Date.now() - this.anchorWall) * this.speed;
+    if (d < -REANCHOR_BACK_MS || d - pacedMs > REANCHOR_AHEAD_MS) {
+      this.reanchors++;
+      this.anchorWall = Date.now();
+      this.anchorTs = ts;
+      d = 0;
+    }
+    return this.anchorWall + d / this.speed - Date.now();
+  }
+}
+
+export async function replayFile(file: string, url: string, options: ReplayOptions): Promise<ReplayResult> {
+  const started = Date.now();
+  const publisher = await connectPublisher(url, options);
+  const progress: ReplayProgress = { pass: 0, tags: 0, bytes: 0, mediaMs: 0, elapsedMs: 0 };
+  let reanchors = 0;
   try {
     for (let pass = 1; pass <= options.times && !options.signal?.aborted; pass++) {
       progress.pass = pass;
-      let anchorWall = Date.now();
-      let anchorTs: number | null = null;
-      let firstTs: number | null = null;
-      let batch: FlvTag[] = [];
-      const reader = new FlvReader({ onTag: (t) => batch.push(t) });
-      const handle = await open(file, 'r');
-      try {
-        for (;;) {
-          if (options.signal?.aborted) break;
-          // A fresh buffer per read: the reader may keep a view of the tail for the next tag.
-          const buffer = Buffer.allocUnsafe(READ_BYTES);
-          const { bytesRead } = await handle.read(buffer, 0, READ_BYTES, null);
-          if (bytesRead === 0) break;
-          reader.push(buffer.subarray(0, bytesRead));
-          const tags = batch;
-          batch = [];
-          for (const tag of tags) {
-            if (closedError !== null) throw closedError;
-            if (options.signal?.aborted) break;
-            const ts = tag.timestampMs;
-            firstTs ??= ts;
-            if (anchorTs === null) anchorTs = ts;
-            let d = signedDelta32(ts, anchorTs);
-            const pacedMs = (Date.now() - anchorWall) * options.speed;
-            if (d < -REANCHOR_BACK_MS || d - pacedMs > REANCHOR_AHEAD_MS) {
-              reanchors++;
-              anchorWall = Date.now();
-              anchorTs = ts;
-              d = 0;
-            }
-            const waitMs = anchorWall + d / options.speed - Date.now();
-            if (waitMs > 1) await sleep(waitMs, options.signal);
-            if (tag.tagType !== TAG_AUDIO && tag.tagType !== TAG_VIDEO && tag.tagType !== TAG_SCRIPT) continue;
-            const kind = kindOf(tag.tagType);
-            const ok = client.sendMedia(kind, ts, tag.data);
-            progress.tags++;
-            progress.bytes += tag.data.length;
-            progress.mediaMs = Math.max(progress.mediaMs, signedDelta32(ts, firstTs));
-            if (!ok) await waitDrain();
-          }
-          progress.elapsedMs = Date.now() - started;
-          options.onProgress?.({ ...progress });
-        }
-      } finally {
-        await handle.close();
-      }
-      reader.end();
+      reanchors += await playPass(file, publisher, options, progress, started);
     }
+    const closedError = publisher.closed();
     if (closedError !== null) throw closedError;
   } finally {
-    await client.close();
+    await publisher.client.close();
   }
   progress.elapsedMs = Date.now() - started;
   return { ...progress, url: redactUrl(url), reanchors };
+}
+
+/** One pass over the file, paced from its first tag; returns how often the pacing re-anchored. */
+async function playPass(
+  file: string,
+  publisher: Awaited<ReturnType<typeof connectPublisher>>,
+  options: ReplayOptions,
+  progress: ReplayProgress,
+  started: number,
+): Promise<number> {
+  const pacer = new Pacer(options.speed);
+  let firstTs: number | null = null;
+  let batch: FlvTag[] = [];
+  const reader = new FlvReader({ onTag: (t) => batch.push(t) });
+  const handle = await open(file, 'r');
+  try {
+    for (;;) {
+      if (options.signal?.aborted) break;
+      // A fresh buffer per read: the reader may keep a view of the tail for the next tag.
+      const buffer = Buffer.allocUnsafe(READ_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, READ_BYTES, null);
+      if (bytesRead === 0) break;
+      reader.push(buffer.subarray(0, bytesRead));
+      const tags = batch;
+      batch = [];
+      for (const tag of tags) {
+        const closedError = publisher.closed();
+        if (closedError !== null) throw closedError;
+        if (options.signal?.aborted) break;
+        const ts = tag.timestampMs;
+        firstTs ??= ts;
+        const waitMs = pacer.delayFor(ts);
+        if (waitMs > 1) await sleep(waitMs, options.signal);
+        if (tag.tagType !== TAG_AUDIO && tag.tagType !== TAG_VIDEO && tag.tagType !== TAG_SCRIPT) continue;
+        const ok = publisher.client.sendMedia(kindOf(tag.tagType), ts, tag.data);
+        progress.tags++;
+        progress.bytes += tag.data.length;
+        progress.mediaMs = Math.max(progress.mediaMs, signedDelta32(ts, firstTs));
+        if (!ok) await publisher.waitDrain();
+      }
+      progress.elapsedMs = Date.now() - started;
+      options.onProgress?.({ ...progress });
+    }
+  } finally {
+    await handle.close();
+  }
+  reader.end();
+  return pacer.reanchors;
 }

@@ -12,11 +12,8 @@ import { AAC_FRAME_SAMPLES } from '../media/output-contract.js';
 import type { Interleaver } from './interleaver.js';
 import { RepairKind, TranscodeReason, type RepairRecord, type TranscodeDecision } from './repairs.js';
 import type { StartGate } from './start-gate.js';
-import { AudioClock, TrackTimeline, type ClockShifts } from './track-timeline.js';
+import { AudioClock, DEFAULT_AUDIO_FRAME_MS, TrackTimeline, type ClockShifts } from './track-timeline.js';
 import { TAG_AUDIO } from '../media/tag-kinds.js';
-
-/** Frame duration assumed until the stream tells: 1024 samples at 44.1 kHz, in ms. */
-const DEFAULT_AUDIO_FRAME_MS = (AAC_FRAME_SAMPLES * 1000) / 44100;
 
 export interface AudioTag {
   timestampMs: number;

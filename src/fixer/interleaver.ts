@@ -9,6 +9,7 @@
  * the output monotonic, and counted. At the start both tracks are awaited (within the window).
  */
 import { RepairKind, type RepairRecord } from './repairs.js';
+import { DEFAULT_AUDIO_FRAME_MS, DEFAULT_VIDEO_FRAME_MS } from './track-timeline.js';
 import type { MediaTag } from '../media/tag-kinds.js';
 
 type Track = 'audio' | 'video';
@@ -31,7 +32,10 @@ export class Interleaver {
   /** Each track's last output timestamp: a clamped tag still lands after its own track's last. */
   private readonly lastOfTrack: Record<Track, number> = { audio: -Infinity, video: -Infinity };
   /** Each track's frame interval, in ms: how far ahead of it the other may go out. */
-  private readonly frameMs: Record<Track, number> = { audio: (1024 * 1000) / 44100, video: 1000 / 30 };
+  private readonly frameMs: Record<Track, number> = {
+    audio: DEFAULT_AUDIO_FRAME_MS,
+    video: DEFAULT_VIDEO_FRAME_MS,
+  };
 
   constructor(windowMs: number, out: (tag: MediaTag) => void, onRepair: (r: RepairRecord) => void) {
     this.windowMs = windowMs;

@@ -8,6 +8,7 @@
  * jumps beyond the track's jump threshold. The thresholds derive from the track's own
  * frame duration, measured from its recent regular steps.
  */
+import { AAC_FRAME_SAMPLES, MAX_DTS_STEP_MS } from '../media/output-contract.js';
 import { signedDelta32 } from '../media/timestamps.js';
 import { RepairKind, type RepairRecord } from './repairs.js';
 
@@ -15,8 +16,10 @@ import { RepairKind, type RepairRecord } from './repairs.js';
 export const JUMP_FRAMES = 8;
 /** ... but never under this (very high frame rates), in ms ... */
 export const MIN_JUMP_MS = 200;
-/** ... nor over this: Cloudflare must never see a step over 1 s. */
-export const MAX_STEP_MS = 1000;
+/** Video frame interval assumed until the stream tells, in ms (30 fps). */
+export const DEFAULT_VIDEO_FRAME_MS = 1000 / 30;
+/** Audio frame interval assumed until the stream tells: 1024 samples at 44.1 kHz, in ms. */
+export const DEFAULT_AUDIO_FRAME_MS = (AAC_FRAME_SAMPLES * 1000) / 44100;
 /** A backward step landing within this of 0, from further than this, is a restart, in ms. */
 export const RESTART_NEAR_ZERO_MS = 1000;
 /** A timestamp this close to the grid or the sample clock is already right (ms rounding), in ms. */
@@ -79,7 +82,8 @@ export class TrackTimeline {
   }
 
   get jumpThresholdMs(): number {
-    return Math.min(MAX_STEP_MS, Math.max(MIN_JUMP_MS, JUMP_FRAMES * this.frameMs));
+    // At most the contract's largest step: Cloudflare must never see a step over it.
+    return Math.min(MAX_DTS_STEP_MS, Math.max(MIN_JUMP_MS, JUMP_FRAMES * this.frameMs));
   }
 
   /** Start (or, after a new publish, restart) the track at `outMs` for input timestamp `raw`. */

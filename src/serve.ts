@@ -1,0 +1,196 @@
+/**
+ * `rinse serve`: the RTMP server, the relay behind it and the HTTP API, from the settings of
+ * `config.ts`; runs until SIGINT or SIGTERM, then drains. Loaded by `cli.ts` only for serve,
+ * so the light commands do not load the relay.
+ */
+import { parseServeArgs, type ServeConfig } from './config.js';
+import { ApiServer } from './api/api-server.js';
+import { DEFAULT_FALLBACK_OPTIONS } from './fallback/fallback-switch.js';
+import { LiveStreamRegistry } from './live/live-streams.js';
+import { createLogger, type Logger } from './log.js';
+import { RelayMetrics } from './metrics/relay-metrics.js';
+import {
+  CloudLookupDestination,
+  LocalDestination,
+  LOCAL_PLAY_APP,
+  TemplateDestination,
+  type DestinationResolver,
+} from './relay/destination.js';
+import { Relay } from './relay/relay.js';
+import { DEFAULT_RELAY_SESSION_OPTIONS, type RelaySessionOptions } from './relay/relay-session.js';
+import { RtmpServer } from './rtmp/server.js';
+import { redactUrl } from './rtmp/rtmp-url.js';
+import { serveHelp } from './settings-docs.js';
+import { UsageError } from './cli-help.js';
+import { requireTool } from './tools/ffmpeg-locator.js';
+
+type Ffmpeg = { path: string; source: string } | null;
+
+export async function serve(argv: string[]): Promise<number> {
+  const config = parseServeArgs(argv, process.env);
+  if (config === null) {
+    process.stdout.write(serveHelp());
+    return 0;
+  }
+  const resolver = destinationOf(config);
+  const logger = createLogger({ level: config.logLevel });
+  const ffmpeg = findFfmpeg(config, logger);
+  const hub = new LiveStreamRegistry();
+  // Set once the metrics exist (they read the server, so the server comes first).
+  let metricsRef: RelayMetrics | null = null;
+  const server = new RtmpServer({
+    hub,
+    host: config.host,
+    port: config.rtmpPort,
+    appName: config.app,
+    limits: config.limits,
+    logger,
+    ...(resolver.mode === 'local' ? { playOnlyApps: [LOCAL_PLAY_APP] } : {}),
+    onPlayerFrameDropped: () => metricsRef?.framesDropped.inc({ reason: 'player-backpressure' }),
+  });
+  // The relay is created below; the metrics read it at scrape time.
+  let relayRef: Relay | null = null;
+  const metrics = relayMetrics(hub, config.app, () => relayRef);
+  metricsRef = metrics;
+  const relay = new Relay({
+    registry: hub,
+    resolver,
+    logger,
+    metrics,
+    options: sessionOptions(config, ffmpeg),
+    maxTranscodes: config.maxTranscodes,
+  });
+  relayRef = relay;
+  server.setAuthorizePublish(relay.authorizePublish);
+  await server.listen();
+  const api = new ApiServer({ server, relay, metrics, ffmpegFound: ffmpeg !== null, token: config.apiToken, logger });
+  const apiPort = await api.listen(config.apiHost, config.apiPort);
+  logReady(logger, config, resolver, ffmpeg, apiPort);
+  return untilStopped({ server, relay, api, logger, drainTimeoutMs: config.drainTimeoutMs });
+}
+
+function destinationOf(config: ServeConfig): DestinationResolver {
+  try {
+    if (config.cloudApiUrl !== null)
+      return new CloudLookupDestination({
+        baseUrl: config.cloudApiUrl,
+        timeoutMs: config.lookupTimeoutMs,
+        ...(config.relayApiToken ? { token: config.relayApiToken } : {}),
+      });
+    return config.target !== null ? new TemplateDestination(config.target) : new LocalDestination();
+  } catch (err) {
+    throw new UsageError(`destination: ${(err as Error).message}`);
+  }
+}
+
+/** ffmpeg for transcodes, unless they are off; without one, streams that need it go remuxed. */
+function findFfmpeg(config: ServeConfig, logger: Logger): Ffmpeg {
+  if (config.transcode === 'never' || config.maxTranscodes === 0) return null;
+  try {
+    return requireTool('ffmpeg');
+  } catch (err) {
+    logger.warn(
+      { err: (err as Error).message },
+      'no ffmpeg found: streams that need a transcode will be relayed remuxed',
+    );
+    return null;
+  }
+}
+
+function relayMetrics(hub: LiveStreamRegistry, app: string, relay: () => Relay | null): RelayMetrics {
+  const sessions = (): Relay['activeSessions'] => relay()?.activeSessions ?? [];
+  const count = (values: string[]): Record<string, number> =>
+    values.reduce<Record<string, number>>((m, v) => ({ ...m, [v]: (m[v] ?? 0) + 1 }), {});
+  return new RelayMetrics({
+    publishers: () => hub.publishedPaths().filter((p) => p.startsWith(`${app}/`)).length,
+    upstreamStates: () => count(sessions().flatMap((s) => (s.upstream ? [s.upstream.stateName] : []))),
+    modes: () => count(sessions().map((s) => s.mode.mode)),
+    transcodesActive: () => relay()?.transcodeSlots.active ?? 0,
+    transcodesRefused: () => relay()?.transcodeSlots.stats.refused ?? 0,
+  });
+}
+
+function sessionOptions(config: ServeConfig, ffmpeg: Ffmpeg): RelaySessionOptions {
+  return {
+    ...DEFAULT_RELAY_SESSION_OPTIONS,
+    fixer: {
+      targetKeyframeIntervalMs: config.targetKeyframeIntervalMs,
+      maxKeyframeIntervalMs: config.maxKeyframeIntervalMs,
+      reorderWindowMs: config.reorderWindowMs,
+    },
+    graceMs: config.graceMs,
+    stallMs: config.stallMs,
+    captureDir: config.captureDir,
+    recordingsDir: config.recordingsDir,
+    upstream: { maxQueuedBytes: config.upstreamQueueBytes },
+    transcode: config.transcode,
+    transcodeStreams: config.transcodeStreams,
+    fallback:
+      ffmpeg === null
+        ? null
+        : { ...DEFAULT_FALLBACK_OPTIONS, ffmpegPath: ffmpeg.path, settings: config.transcodeSettings },
+  };
+}
+
+function logReady(
+  logger: Logger,
+  config: ServeConfig,
+  resolver: DestinationResolver,
+  ffmpeg: Ffmpeg,
+  apiPort: number,
+): void {
+  logger.info(
+    {
+      mode: resolver.mode,
+      target: config.target !== null ? redactUrl(config.target) : undefined,
+      cloudApi: config.cloudApiUrl !== null ? new URL(config.cloudApiUrl).origin : undefined,
+      token: config.relayApiToken !== null ? 'set' : undefined,
+      captureDir: config.captureDir ?? undefined,
+      recordingsDir: resolver.mode === 'local' ? config.recordingsDir : undefined,
+      graceMs: config.graceMs,
+      stallMs: config.stallMs,
+      apiPort,
+      drainTimeoutMs: config.drainTimeoutMs,
+      transcode: config.transcode,
+      maxTranscodes: config.maxTranscodes,
+      ffmpeg: ffmpeg === null ? null : { path: ffmpeg.path, source: ffmpeg.source },
+      settingSources: config.sources,
+    },
+    'relay ready',
+  );
+}
+
+/** Runs until SIGINT or SIGTERM, then drains; a second signal exits at once. */
+function untilStopped(running: {
+  server: RtmpServer;
+  relay: Relay;
+  api: ApiServer;
+  logger: Logger;
+  drainTimeoutMs: number;
+}): Promise<number> {
+  const { server, relay, api, logger, drainTimeoutMs } = running;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        relay.killTranscoders();
+        process.exit(130);
+      }
+      stopping = true;
+      // Drain: no new connections or publishes, readyz 503 at once; live streams go on until
+      // they end or the drain timeout passes, then are closed cleanly upstream.
+      server.stopAccepting();
+      logger.info({ signal, streams: relay.activeSessions.length, drainTimeoutMs }, 'draining');
+      void (async () => {
+        const drained = await relay.drain(drainTimeoutMs);
+        await server.close();
+        await api.close();
+        logger.info(drained, 'drained: exiting');
+        resolve(0);
+      })();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
