@@ -7,6 +7,9 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
+/** What pino logs unless told otherwise. */
+export const DEFAULT_LOG_LEVEL = 'info';
+
 export interface LoggerOptions {
   level?: LevelWithSilent;
   /** Where JSON lines go; stdout by default. */
@@ -14,6 +17,6 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const opts = { level: options.level ?? 'info', base: { service: 'rinse' } };
+  const opts = { level: options.level ?? DEFAULT_LOG_LEVEL, base: { service: 'rinse' } };
   return options.destination ? pino(opts, options.destination) : pino(opts);
 }

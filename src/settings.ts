@@ -10,7 +10,10 @@
 import { DEFAULT_CLOUD_LOOKUP } from './relay/destination.js';
 import { DEFAULT_RELAY_SESSION_OPTIONS } from './relay/relay-session.js';
 import { DEFAULT_UPSTREAM_OPTIONS } from './relay/upstream.js';
-import { DEFAULT_SERVER_LIMITS } from './rtmp/server.js';
+import { DEFAULT_RTMP_PORT } from './rtmp/rtmp-url.js';
+import { DEFAULT_APP, DEFAULT_HOST, DEFAULT_SERVER_LIMITS } from './rtmp/server.js';
+import { DEFAULT_MAX_TRANSCODES } from './relay/relay.js';
+import { DEFAULT_LOG_LEVEL } from './log.js';
 import { DEFAULT_TRANSCODE_SETTINGS } from './fallback/transcoder.js';
 import { DEFAULT_FIXER_OPTIONS, type FixerOptions } from './fixer/stream-fixer.js';
 
@@ -115,9 +118,9 @@ const L = DEFAULT_SERVER_LIMITS;
 
 export const SETTINGS = {
   ...section('network', {
-    rtmpPort: int('rtmp-port', 'RINSE_RTMP_PORT', 1935, 'RTMP port to listen on', { min: 1, max: 65535 }),
-    host: str('host', 'RINSE_HOST', '0.0.0.0', 'interface to bind', { arg: 'ADDR' }),
-    app: str('app', 'RINSE_APP', 'live', 'publish paths are {app}/{userId}/{streamId}', { arg: 'NAME' }),
+    rtmpPort: int('rtmp-port', 'RINSE_RTMP_PORT', DEFAULT_RTMP_PORT, 'RTMP port to listen on', { min: 1, max: 65535 }),
+    host: str('host', 'RINSE_HOST', DEFAULT_HOST, 'interface to bind', { arg: 'ADDR' }),
+    app: str('app', 'RINSE_APP', DEFAULT_APP, 'publish paths are {app}/{userId}/{streamId}', { arg: 'NAME' }),
   }),
   ...section('destination', {
     target: str('target', 'RINSE_TARGET', null, 'rtmp(s) URL template with {userId} {streamId} {path}', {
@@ -229,10 +232,16 @@ export const SETTINGS = {
         example: 'user1/stream1,user2/stream2',
       },
     ),
-    maxTranscodes: int('max-transcodes', 'RINSE_MAX_TRANSCODES', 4, 'concurrent ffmpeg transcodes, 0: none', {
-      min: 0,
-      max: 10_000,
-    }),
+    maxTranscodes: int(
+      'max-transcodes',
+      'RINSE_MAX_TRANSCODES',
+      DEFAULT_MAX_TRANSCODES,
+      'concurrent ffmpeg transcodes, 0: none',
+      {
+        min: 0,
+        max: 10_000,
+      },
+    ),
     transcodePreset: str('transcode-preset', null, T.preset, 'x264 preset', { arg: 'P' }),
     transcodeTune: str('transcode-tune', null, T.tune, 'x264 tune', { arg: 'T' }),
     transcodeVideoKbps: int('transcode-video-kbps', null, T.videoKbps, 'video bitrate, kbit/s', {
@@ -309,7 +318,10 @@ export const SETTINGS = {
     }),
   }),
   ...section('logging', {
-    logLevel: str('log-level', 'RINSE_LOG_LEVEL', 'info', 'pino log level', { arg: 'LEVEL', choices: LOG_LEVELS }),
+    logLevel: str('log-level', 'RINSE_LOG_LEVEL', DEFAULT_LOG_LEVEL, 'pino log level', {
+      arg: 'LEVEL',
+      choices: LOG_LEVELS,
+    }),
   }),
 };
 

@@ -11,6 +11,9 @@ import type { RelayMetrics } from '../metrics/relay-metrics.js';
 import { TranscodeSlots } from '../fallback/fallback-switch.js';
 import { RelaySession, type RelaySessionOptions } from './relay-session.js';
 
+/** Concurrent libx264 transcodes: each costs many remuxed streams' CPU, so they are capped. */
+export const DEFAULT_MAX_TRANSCODES = 4;
+
 export class Relay {
   readonly resolver: DestinationResolver;
   readonly options: RelaySessionOptions;
@@ -34,7 +37,7 @@ export class Relay {
     metrics?: RelayMetrics;
   }) {
     this.metrics = opts.metrics;
-    this.transcodeSlots = new TranscodeSlots(opts.maxTranscodes ?? 4);
+    this.transcodeSlots = new TranscodeSlots(opts.maxTranscodes ?? DEFAULT_MAX_TRANSCODES);
     this.registry = opts.registry;
     this.resolver = opts.resolver;
     this.options = opts.options;

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 
 /** §5.2 / IANA: the registered RTMP port. */
-const DEFAULT_RTMP_PORT = 1935;
+export const DEFAULT_RTMP_PORT = 1935;
 /** RTMPS is RTMP inside TLS; CDNs (Facebook, YouTube, Twitch) serve it on 443. */
 const DEFAULT_RTMPS_PORT = 443;
 

@@ -9,12 +9,18 @@ import { DEFAULT_CHUNK_PARSER_LIMITS } from './chunk-parser.js';
 import { RtmpErrorCode } from './errors.js';
 import { ServerSession } from './server-session.js';
 import type { PublishDecision, PublishRequest, SessionCloseInfo, SessionLimits } from './session-context.js';
+import { DEFAULT_RTMP_PORT } from './rtmp-url.js';
 import type { StreamHub } from './stream-hub.js';
 
 export interface ServerLimits extends SessionLimits {
   /** Concurrent connections; further ones are refused at once. */
   maxConnections: number;
 }
+
+/** Every interface: the glasses reach the relay from outside. */
+export const DEFAULT_HOST = '0.0.0.0';
+/** The app of publish paths, `live/{userId}/{streamId}` as the cloud hands them out. */
+export const DEFAULT_APP = 'live';
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   ...DEFAULT_CHUNK_PARSER_LIMITS,
@@ -66,10 +72,10 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
   constructor(options: RtmpServerOptions) {
     super();
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
-    this.appName = options.appName ?? 'live';
+    this.appName = options.appName ?? DEFAULT_APP;
     this.playApps = [this.appName, ...(options.playOnlyApps ?? [])];
-    this.host = options.host ?? '0.0.0.0';
-    this.port = options.port ?? 1935;
+    this.host = options.host ?? DEFAULT_HOST;
+    this.port = options.port ?? DEFAULT_RTMP_PORT;
     this.log = options.logger.child({ component: 'rtmp' });
     this.hub = options.hub;
     this.authorizePublish = options.authorizePublish;
