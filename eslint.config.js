@@ -46,6 +46,15 @@ export default tseslint.config(
     },
   },
   {
+    // Small units (the house style): a file under 450 lines, a function under 80, outside tests.
+    files: ['src/**/*.ts', 'bench/**/*.ts', 'fixtures/**/*.ts', 'scripts/**/*.ts', 'bin/**/*.js'],
+    ignores: ['**/*.test.ts', '**/*.test-support.ts'],
+    rules: {
+      'max-lines': ['error', { max: 450 }],
+      'max-lines-per-function': ['error', { max: 80 }],
+    },
+  },
+  {
     // Tests read YAML and JSON documents, which have no types.
     files: ['test/**/*.ts', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
