@@ -68,6 +68,8 @@ const LIMIT_KEYS = [
   'maxChunkSize',
   'handshakeTimeoutMs',
   'idleTimeoutMs',
+  'connectTimeoutMs',
+  'publishTimeoutMs',
 ] as const satisfies ReadonlyArray<SettingName & keyof ServerLimits>;
 
 /** Flag definitions for util.parseArgs. */

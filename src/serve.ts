@@ -52,6 +52,7 @@ export async function serve(argv: string[]): Promise<number> {
   let relayRef: Relay | null = null;
   const metrics = relayMetrics(hub, config.app, () => relayRef);
   metricsRef = metrics;
+  server.on('sessionClosed', (info) => metrics.sessionsEnded.inc({ code: info.code ?? 'none' }));
   const relay = new Relay({
     registry: hub,
     resolver,

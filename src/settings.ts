@@ -297,6 +297,18 @@ export const SETTINGS = {
       L.idleTimeoutMs,
       'close sessions with no bytes in or out this long, ms',
     ),
+    connectTimeoutMs: int(
+      'connect-timeout-ms',
+      null,
+      L.connectTimeoutMs,
+      'after the handshake, connect within this, ms',
+    ),
+    publishTimeoutMs: int(
+      'publish-timeout-ms',
+      null,
+      L.publishTimeoutMs,
+      'after connect, publish or play within this, ms',
+    ),
   }),
   ...section('api', {
     apiPort: int(

@@ -5,6 +5,7 @@
  * stream runs to its end, FCUnpublish upstream, exit 0), and bad settings failing the start.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -85,9 +86,15 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
       expect(first.status).toBe(200);
       expect(first.headers.get('content-type')).toMatch(/^text\/plain/);
       const m1 = parsePrometheus(await first.text());
+      // A session that ends on a protocol error is counted by its code (C0 must be 3).
+      const bad = connect(relay.port, '127.0.0.1', () => bad.write(Buffer.alloc(1537, 4)));
+      bad.on('error', () => {});
+      await relay.waitForLog((l) => l.code === 'ERR_RTMP_HANDSHAKE_VERSION', 'the bad session to end');
+      bad.destroy();
       await new Promise((r) => setTimeout(r, 1000));
       const m2 = parsePrometheus(await (await get('/metrics')).text());
       expect(m2.get('rinse_publishers_active')).toBe(1);
+      expect(m2.get('rinse_rtmp_sessions_ended_total{code="ERR_RTMP_HANDSHAKE_VERSION"}')).toBe(1);
       expect(m2.get('rinse_streams{mode="remux"}')).toBe(1);
       expect(m2.get('rinse_upstream_sessions{state="live"}')).toBe(1);
       expect(m2.get('rinse_frames_in_total{track="video"}')!).toBeGreaterThan(

@@ -14,6 +14,9 @@ import { probePackets, testEncode, type FfmpegProcess, startLivePublisher } from
 const LIMITS = {
   handshakeTimeoutMs: 1000,
   idleTimeoutMs: 1500,
+  // Longer than the idle timeout, so only a trickle (which defeats that) reaches them.
+  connectTimeoutMs: 2500,
+  publishTimeoutMs: 2500,
   maxChunkStreams: 32,
   maxMessageBytes: 2 * 1024 * 1024,
   maxBufferedBytes: 6 * 1024 * 1024,
@@ -41,6 +44,16 @@ function command(body: Buffer): Buffer {
   return Buffer.concat([header(3, MessageType.COMMAND_AMF0, body.length), body]);
 }
 
+/** Send `bytes` one at a time, every `everyMs` (a slowloris), until sent or the socket closes. */
+function trickle(c: RawClient, bytes: Buffer, everyMs = 300): void {
+  let i = 0;
+  const timer = setInterval(() => {
+    if (c.socket.destroyed || i >= bytes.length) clearInterval(timer);
+    else c.socket.write(bytes.subarray(i, ++i));
+  }, everyMs);
+  c.socket.once('close', () => clearInterval(timer));
+}
+
 const CASES: Case[] = [
   {
     name: 'a bad C0 version',
@@ -64,6 +77,19 @@ const CASES: Case[] = [
     run: (c) => c.write(Buffer.from([3, 0, 0])),
   },
   { name: 'an idle connection', code: RtmpErrorCode.IDLE_TIMEOUT, run: () => {} },
+  {
+    name: 'a connect sent one byte at a time',
+    code: RtmpErrorCode.CONNECT_TIMEOUT,
+    run: (c) => trickle(c, command(encodeAmf0('connect', 1, { app: 'live' }))),
+  },
+  {
+    name: 'a connect, then a message trickled in instead of publish or play',
+    code: RtmpErrorCode.PUBLISH_TIMEOUT,
+    run: (c) => {
+      c.write(command(encodeAmf0('connect', 1, { app: 'live' })));
+      trickle(c, Buffer.concat([header(6, MessageType.VIDEO, 100, 1), Buffer.alloc(100)]));
+    },
+  },
   {
     name: 'chunk size 0',
     code: RtmpErrorCode.CHUNK_SIZE,

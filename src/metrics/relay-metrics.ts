@@ -51,6 +51,12 @@ export class RelayMetrics {
     buckets: [0.1, 0.5, 1, 2, 3, 4, 6, 8, 10, 15, 30, 60],
     registers: [this.registry],
   });
+  readonly sessionsEnded = new Counter({
+    name: 'rinse_rtmp_sessions_ended_total',
+    help: 'RTMP sessions ended, by error code (none: an orderly end)',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   readonly upstreamReconnects = new Counter({
     name: 'rinse_upstream_reconnects_total',
     help: 'Upstream sessions re-established after a failure',

@@ -45,6 +45,10 @@ export const RtmpErrorCode = {
   COMMAND_STATE: 'ERR_RTMP_COMMAND_STATE',
   /** Media or a command on a message stream id that was never created. */
   STREAM_ID: 'ERR_RTMP_STREAM_ID',
+  /** After the handshake, no connect within the configured time. */
+  CONNECT_TIMEOUT: 'ERR_RTMP_CONNECT_TIMEOUT',
+  /** After connect, no publish or play within the configured time. */
+  PUBLISH_TIMEOUT: 'ERR_RTMP_PUBLISH_TIMEOUT',
   /** No bytes in either direction for the configured idle time. */
   IDLE_TIMEOUT: 'ERR_RTMP_IDLE_TIMEOUT',
   /** The server already holds the configured number of connections. */

@@ -2,13 +2,12 @@
  * The server side's commands (RTMP 1.0 §7.2) over one {@link RtmpConnection}, which does
  * the handshake, chunk stream and protocol control.
  *
- * Publish: connect -> _result(NetConnection.Connect.Success); releaseStream, FCPublish
- * (-> onFCPublish); createStream -> stream id; publish -> StreamBegin +
- * onStatus(NetStream.Publish.Start); @setDataFrame/onMetaData; audio/video;
- * FCUnpublish, deleteStream.
+ * Publish: connect -> _result(NetConnection.Connect.Success); releaseStream, FCPublish (->
+ * onFCPublish); createStream -> stream id; publish -> StreamBegin + onStatus(NetStream.
+ * Publish.Start); @setDataFrame/onMetaData; audio/video; FCUnpublish, deleteStream.
  * Play: connect; createStream; play -> StreamBegin + onStatus(Play.Reset, Play.Start),
  * then metadata, sequence headers and the GOP from the latest keyframe, then live media.
- * Any protocol violation throws an RtmpError that ends this session only.
+ * Any protocol violation, or a deadline missed, ends this session only.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -27,6 +26,7 @@ import {
 } from './control-messages.js';
 import { RtmpError, RtmpErrorCode, asRtmpError } from './errors.js';
 import { ChunkStreamId, DEFAULT_OUT_CHUNK_SIZE, DEFAULT_WINDOW_ACK_BYTES, MessageType } from './message-types.js';
+import { CommandDeadlines } from './command-deadlines.js';
 import { PlaySubscriber, type PlayerSink } from './play-subscriber.js';
 import { RtmpConnection, type RtmpCommand, type RtmpConnectionHandler } from './rtmp-connection.js';
 import { newSessionStats, type SessionCloseInfo, type SessionContext, type SessionStats } from './session-context.js';
@@ -58,6 +58,7 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
   private app: string | null = null;
   private closed = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  private readonly deadlines: CommandDeadlines;
 
   constructor(socket: Socket, ctx: SessionContext, onClose: (info: SessionCloseInfo) => void) {
     this.id = `s${nextSessionNumber++}`;
@@ -66,6 +67,7 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.log = ctx.logger.child({ session: this.id, remote: this.remoteAddress });
     socket.setNoDelay(true);
+    this.deadlines = new CommandDeadlines(ctx.limits, (err) => this.fail(err));
     this.connection = new RtmpConnection({
       socket,
       side: 'server',
@@ -102,6 +104,7 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
   close(code: string | undefined, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.deadlines.clear();
     if (this.idleTimer) clearInterval(this.idleTimer);
     this.idleTimer = null;
     for (const streamId of [...this.streams.keys()]) this.releaseStream(streamId);
@@ -131,6 +134,7 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
 
   onHandshakeDone(mode: string): void {
     this.log.debug({ mode }, 'handshake done');
+    this.deadlines.handshakeDone();
   }
 
   onPeerEnd(error: RtmpError | null): void {
@@ -255,6 +259,7 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
       return;
     }
     this.app = app;
+    this.deadlines.connected();
     this.send(CONTROL_CSID, windowAckSizeMessage(DEFAULT_WINDOW_ACK_BYTES));
     this.send(CONTROL_CSID, setPeerBandwidthMessage(DEFAULT_WINDOW_ACK_BYTES, PeerBandwidthLimit.DYNAMIC));
     this.connection.setOutChunkSize(DEFAULT_OUT_CHUNK_SIZE);
@@ -301,6 +306,7 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
 
   private onPublish(streamId: number, name: Amf0Value): void {
     this.streamRole(streamId, 'publish');
+    this.deadlines.clear();
     const resolved = typeof name === 'string' ? resolveStreamPath(this.app ?? '', name, this.ctx.publishApps) : null;
     if (resolved === null) {
       this.rejectPublish(streamId, 'stream path must be app/userId/streamId');
@@ -343,6 +349,7 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
 
   private onPlay(streamId: number, name: Amf0Value): void {
     this.streamRole(streamId, 'play');
+    this.deadlines.clear();
     const resolved = typeof name === 'string' ? resolveStreamPath(this.app ?? '', name, this.ctx.playApps) : null;
     if (resolved === null) {
       this.sendStatus(streamId, 'error', 'NetStream.Play.StreamNotFound', 'stream path must be app/userId/streamId');

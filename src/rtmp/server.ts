@@ -26,6 +26,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   ...DEFAULT_CHUNK_PARSER_LIMITS,
   handshakeTimeoutMs: 5_000,
   idleTimeoutMs: 30_000,
+  connectTimeoutMs: 10_000,
+  publishTimeoutMs: 10_000,
   maxStreamsPerSession: 8,
   maxOutboundBytes: 8 * 1024 * 1024,
   maxConnections: 1000,

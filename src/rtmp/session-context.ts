@@ -4,10 +4,11 @@
  */
 import type { Logger } from 'pino';
 import type { ChunkParserLimits } from './chunk-parser.js';
+import type { CommandDeadlineLimits } from './command-deadlines.js';
 import type { StreamPath } from './stream-path.js';
 import type { StreamHub } from './stream-hub.js';
 
-export interface SessionLimits extends ChunkParserLimits {
+export interface SessionLimits extends ChunkParserLimits, CommandDeadlineLimits {
   /** Time allowed for the whole handshake, in ms. */
   handshakeTimeoutMs: number;
   /** A session with no bytes in or out for this long is closed, in ms. */
