@@ -139,34 +139,32 @@ function track(child: ChildProcess): Promise<void> {
   return new Promise((r) => child.on('close', () => r()));
 }
 
+/** `rinse serve` as the bench runs it: on 127.0.0.1:`port`, relaying to `receiver`, quiet. */
+export function serveArgs(port: number, receiver: Receiver): string[] {
+  return [
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--rtmp-port',
+    String(port),
+    '--log-level',
+    'warn',
+    '--api-port',
+    '0',
+    '--target',
+    `rtmp://127.0.0.1:${receiver.port}/live/out/{streamId}`,
+    '--grace-ms',
+    '500',
+    '--max-connections',
+    '5000',
+  ];
+}
+
 export async function startRinse(receiver: Receiver, extra: string[] = []): Promise<RelayProcess> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      ...BIN_NODE_FLAGS,
-      BIN,
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--rtmp-port',
-      String(port),
-      '--log-level',
-      'warn',
-      '--api-port',
-      '0',
-      '--target',
-      `rtmp://127.0.0.1:${receiver.port}/live/out/{streamId}`,
-      '--grace-ms',
-      '500',
-      '--max-connections',
-      '5000',
-      ...extra,
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, ...serveArgs(port, receiver), ...extra], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const closed = track(child);
   await sleep(400);
   return {

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BIN, BIN_NODE_FLAGS, Receiver, freePort, loadTags, publish, sleep } from './live.js';
+import { BIN, BIN_NODE_FLAGS, Receiver, freePort, loadTags, publish, serveArgs, sleep } from './live.js';
 
 const CLOCK_TICKS_PER_S = 100;
 const args = process.argv.slice(2);
@@ -54,21 +54,7 @@ const child = spawn(
     ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
     ...(traceGc ? ['--trace-gc'] : []),
     BIN,
-    'serve',
-    '--host',
-    '127.0.0.1',
-    '--rtmp-port',
-    String(port),
-    '--log-level',
-    'warn',
-    '--api-port',
-    '0',
-    '--target',
-    `rtmp://127.0.0.1:${receiver.port}/live/out/{streamId}`,
-    '--grace-ms',
-    '500',
-    '--max-connections',
-    '5000',
+    ...serveArgs(port, receiver),
   ],
   { stdio: ['ignore', traceGc ? 'pipe' : 'ignore', 'inherit'] },
 );

@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ServerLimits } from './rtmp/server.js';
 import type { TranscodeSettings } from './fallback/transcoder.js';
 import {
+  LIMIT_KEYS,
   LOG_LEVELS,
   SETTINGS,
   SETTING_NAMES,
@@ -59,18 +60,6 @@ export interface ServeConfig {
 }
 
 export class ConfigError extends Error {}
-
-const LIMIT_KEYS = [
-  'maxConnections',
-  'maxMessageBytes',
-  'maxChunkStreams',
-  'maxBufferedBytes',
-  'maxChunkSize',
-  'handshakeTimeoutMs',
-  'idleTimeoutMs',
-  'connectTimeoutMs',
-  'publishTimeoutMs',
-] as const satisfies ReadonlyArray<SettingName & keyof ServerLimits>;
 
 /** Flag definitions for util.parseArgs. */
 export function serveFlagOptions(): Record<string, { type: 'string' | 'boolean' }> {

@@ -11,7 +11,7 @@ import { DEFAULT_CLOUD_LOOKUP } from './relay/destination.js';
 import { DEFAULT_RELAY_SESSION_OPTIONS } from './relay/relay-session.js';
 import { DEFAULT_UPSTREAM_OPTIONS } from './relay/upstream.js';
 import { DEFAULT_RTMP_PORT } from './rtmp/rtmp-url.js';
-import { DEFAULT_APP, DEFAULT_HOST, DEFAULT_SERVER_LIMITS } from './rtmp/server.js';
+import { DEFAULT_APP, DEFAULT_HOST, DEFAULT_SERVER_LIMITS, type ServerLimits } from './rtmp/server.js';
 import { DEFAULT_MAX_TRANSCODES } from './relay/relay.js';
 import { DEFAULT_LOG_LEVEL } from './log.js';
 import { DEFAULT_TRANSCODE_SETTINGS } from './fallback/transcoder.js';
@@ -115,6 +115,34 @@ function section<T extends Record<string, Omit<SettingSpec, 'group'>>>(
 const R = DEFAULT_RELAY_SESSION_OPTIONS;
 const T = DEFAULT_TRANSCODE_SETTINGS;
 const L = DEFAULT_SERVER_LIMITS;
+
+/** The RTMP server's limits that are settings; each key is a ServerLimits field. */
+const LIMIT_SETTINGS = section('limits', {
+  maxConnections: int(
+    'max-connections',
+    null,
+    L.maxConnections,
+    'concurrent connections; further ones are refused at once',
+  ),
+  maxMessageBytes: int('max-message-bytes', null, L.maxMessageBytes, 'largest RTMP message accepted'),
+  maxChunkStreams: int('max-chunk-streams', null, L.maxChunkStreams, 'chunk streams per session'),
+  maxBufferedBytes: int(
+    'max-buffered-bytes',
+    null,
+    L.maxBufferedBytes,
+    'input bytes held per session (queued and partly assembled)',
+  ),
+  maxChunkSize: int('max-chunk-size', null, L.maxChunkSize, 'largest Set Chunk Size accepted'),
+  handshakeTimeoutMs: int('handshake-timeout-ms', null, L.handshakeTimeoutMs, 'handshake time limit, ms'),
+  idleTimeoutMs: int('idle-timeout-ms', null, L.idleTimeoutMs, 'close sessions with no bytes in or out this long, ms'),
+  connectTimeoutMs: int('connect-timeout-ms', null, L.connectTimeoutMs, 'after the handshake, connect within this, ms'),
+  publishTimeoutMs: int(
+    'publish-timeout-ms',
+    null,
+    L.publishTimeoutMs,
+    'after connect, publish or play within this, ms',
+  ),
+});
 
 export const SETTINGS = {
   ...section('network', {
@@ -274,42 +302,7 @@ export const SETTINGS = {
     transcodeAudioRate: int('transcode-audio-rate', null, 44100, 'AAC sample rate, Hz', { min: 8000, max: 96_000 }),
     transcodeAudioChannels: int('transcode-audio-channels', null, 1, 'AAC channels', { min: 1, max: 2 }),
   }),
-  ...section('limits', {
-    maxConnections: int(
-      'max-connections',
-      null,
-      L.maxConnections,
-      'concurrent connections; further ones are refused at once',
-    ),
-    maxMessageBytes: int('max-message-bytes', null, L.maxMessageBytes, 'largest RTMP message accepted'),
-    maxChunkStreams: int('max-chunk-streams', null, L.maxChunkStreams, 'chunk streams per session'),
-    maxBufferedBytes: int(
-      'max-buffered-bytes',
-      null,
-      L.maxBufferedBytes,
-      'input bytes held per session (queued and partly assembled)',
-    ),
-    maxChunkSize: int('max-chunk-size', null, L.maxChunkSize, 'largest Set Chunk Size accepted'),
-    handshakeTimeoutMs: int('handshake-timeout-ms', null, L.handshakeTimeoutMs, 'handshake time limit, ms'),
-    idleTimeoutMs: int(
-      'idle-timeout-ms',
-      null,
-      L.idleTimeoutMs,
-      'close sessions with no bytes in or out this long, ms',
-    ),
-    connectTimeoutMs: int(
-      'connect-timeout-ms',
-      null,
-      L.connectTimeoutMs,
-      'after the handshake, connect within this, ms',
-    ),
-    publishTimeoutMs: int(
-      'publish-timeout-ms',
-      null,
-      L.publishTimeoutMs,
-      'after connect, publish or play within this, ms',
-    ),
-  }),
+  ...LIMIT_SETTINGS,
   ...section('api', {
     apiPort: int(
       'api-port',
@@ -359,3 +352,8 @@ export type SettingValues = {
 export function intBounds(spec: IntSetting): { min: number; max: number } {
   return { min: spec.min ?? INT_MIN, max: spec.max ?? INT_MAX };
 }
+
+/** The settings that go into the server's limits; one that is not a ServerLimits field does not compile. */
+export const LIMIT_KEYS: ReadonlyArray<keyof typeof LIMIT_SETTINGS & keyof ServerLimits> = Object.keys(
+  LIMIT_SETTINGS,
+) as Array<keyof typeof LIMIT_SETTINGS>;

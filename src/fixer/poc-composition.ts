@@ -46,22 +46,15 @@ export class PocComposition {
 
   /** The frame's composition time, in ms: kept, or derived from the POC for B-frames sent with 0. */
   cts(f: PendingVideo, dts: number): number {
-    let cts = f.cts;
-    if (this.pocMode && f.cts === 0) {
-      const derived = this.ctsFromPoc(f, dts);
-      if (derived !== null && derived !== cts) {
-        cts = derived;
-        this.host.repair({ kind: RepairKind.CTS_FROM_POC, track: 'video', atMs: f.rawTs, amount: cts });
-      }
-    } else if (!this.pocMode && f.cts === 0 && this.hasB(f)) {
-      this.pocMode = true;
-      const derived = this.ctsFromPoc(f, dts);
-      if (derived !== null) {
-        cts = derived;
-        this.host.repair({ kind: RepairKind.CTS_FROM_POC, track: 'video', atMs: f.rawTs, amount: cts });
-      }
-    }
-    return cts;
+    if (f.cts !== 0) return f.cts;
+    const firstB = !this.pocMode && this.hasB(f);
+    if (!this.pocMode && !firstB) return 0;
+    this.pocMode = true;
+    const derived = this.ctsFromPoc(f, dts);
+    // The B-frame that turns POC mode on is recorded even when its CTS comes out 0.
+    if (derived === null || (derived === 0 && !firstB)) return 0;
+    this.host.repair({ kind: RepairKind.CTS_FROM_POC, track: 'video', atMs: f.rawTs, amount: derived });
+    return derived;
   }
 
   private hasB(f: PendingVideo): boolean {

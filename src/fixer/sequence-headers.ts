@@ -121,12 +121,7 @@ function configsEqual(a: Buffer, b: Buffer): boolean {
   try {
     const x = parseAvcConfig(a);
     const y = parseAvcConfig(b);
-    return (
-      x.sps.length === y.sps.length &&
-      x.pps.length === y.pps.length &&
-      x.sps.every((s, i) => s.equals(y.sps[i] as Buffer)) &&
-      x.pps.every((p, i) => p.equals(y.pps[i] as Buffer))
-    );
+    return sameBuffers(x.sps, y.sps) && sameBuffers(x.pps, y.pps);
   } catch {
     return a.equals(b);
   }

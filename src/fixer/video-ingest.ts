@@ -10,6 +10,8 @@ import type { Sps } from '../flv/h264-sps.js';
 import { nalType, NalType, splitNalUnits } from '../flv/nal-units.js';
 import { RepairKind, type RepairRecord } from './repairs.js';
 
+const NONE: readonly Buffer[] = [];
+
 /** A coded video frame read from its tag, before the timeline and the GOP policy. */
 export interface PendingVideo {
   rawTs: number;
@@ -34,15 +36,10 @@ export class ReceivedParameterSets {
   }
 
   /** New sets; an empty list keeps the ones known (in-band SPS without PPS, or the reverse). */
-  set(sps: Buffer[], pps: Buffer[]): void {
+  set(sps: readonly Buffer[], pps: readonly Buffer[]): void {
     // Copies: the sets outlive the tag bodies they came in (views of the read buffers).
-    if (sps.length === 0 || pps.length === 0) {
-      if (sps.length) this.sps = sps.map((b) => Buffer.from(b));
-      if (pps.length) this.pps = pps.map((b) => Buffer.from(b));
-    } else {
-      this.sps = sps.map((b) => Buffer.from(b));
-      this.pps = pps.map((b) => Buffer.from(b));
-    }
+    if (sps.length) this.sps = sps.map((b) => Buffer.from(b));
+    if (pps.length) this.pps = pps.map((b) => Buffer.from(b));
     for (const s of this.sps) {
       try {
         this.current = this.parsed.addSps(s);
@@ -64,9 +61,9 @@ export class ReceivedParameterSets {
 export class VideoIngest {
   /** The AVCC NAL length size the last sequence header declared. */
   nalLengthSize: 1 | 2 | 4 = 4;
-  /** The last tag's in-band SPS and PPS. */
-  sps: Buffer[] = [];
-  pps: Buffer[] = [];
+  /** The last tag's in-band SPS and PPS (almost always none: no array is made then). */
+  sps: readonly Buffer[] = NONE;
+  pps: readonly Buffer[] = NONE;
   private readonly repair: (r: RepairRecord) => void;
 
   constructor(repair: (r: RepairRecord) => void) {
@@ -82,9 +79,11 @@ export class VideoIngest {
     tag: { timestampMs: number; data: Buffer },
     body: Pick<VideoTagBody, 'data' | 'compositionTimeMs' | 'frameType'>,
   ): PendingVideo | null {
-    this.sps = [];
-    this.pps = [];
-    const { sps, pps, repair } = this;
+    this.sps = NONE;
+    this.pps = NONE;
+    const repair = this.repair;
+    let sps: Buffer[] | null = null;
+    let pps: Buffer[] | null = null;
     let split;
     try {
       split = splitNalUnits(body.data, this.nalLengthSize);
@@ -101,20 +100,22 @@ export class VideoIngest {
         changed = true;
         repair({ kind: RepairKind.NAL_DROPPED, track: 'video', atMs: tag.timestampMs, amount: nal.length });
       } else if (type === NalType.SPS) {
-        sps.push(nal);
+        (sps ??= []).push(nal);
       } else if (type === NalType.PPS) {
-        pps.push(nal);
+        (pps ??= []).push(nal);
       } else {
         nals.push(nal);
       }
     }
-    if (sps.length || pps.length) {
+    if (sps !== null || pps !== null) {
       changed = true;
+      this.sps = sps ?? NONE;
+      this.pps = pps ?? NONE;
       repair({
         kind: RepairKind.PARAMETER_SETS_MOVED,
         track: 'video',
         atMs: tag.timestampMs,
-        amount: sps.length + pps.length,
+        amount: this.sps.length + this.pps.length,
       });
     }
     if (nals.length === 0) return null;

@@ -101,8 +101,7 @@ export class VideoTrack {
    * neither. Before the measurement, frames that come faster than the grid are not snapped.
    */
   private cadenceFrameMs(): number | null {
-    const fps = this.sets.current?.vui?.fps;
-    const claimed = fps && fps > 1 && fps <= 120 ? 1000 / fps : null;
+    const claimed = this.spsFrameMs();
     if (!this.timeline.measured) return claimed;
     const measured = this.timeline.frameDurationMs;
     return claimed !== null && onGridOf(measured, claimed) ? claimed : measured;
@@ -141,11 +140,8 @@ export class VideoTrack {
     this.host.framesIn();
     const ingest = this.ingest;
     const frame = ingest.frame(tag, body);
-    if (ingest.sps.length || ingest.pps.length)
-      this.setParameterSets(
-        ingest.sps.length ? ingest.sps : this.sets.sps,
-        ingest.pps.length ? ingest.pps : this.sets.pps,
-      );
+    // An empty list keeps the sets known (an in-band SPS without a PPS, or the reverse).
+    if (ingest.sps.length || ingest.pps.length) this.setParameterSets(ingest.sps, ingest.pps);
     if (frame === null) return;
     this.pending.push(frame);
     if (!this.sets.complete) {
@@ -171,11 +167,17 @@ export class VideoTrack {
     this.drainPending();
   }
 
-  private setParameterSets(sps: Buffer[], pps: Buffer[]): void {
+  private setParameterSets(sps: readonly Buffer[], pps: readonly Buffer[]): void {
     this.sets.set(sps, pps);
     // The SPS rate is a hint until the stream's own steps are measured (cadenceFrameMs).
+    const spsMs = this.spsFrameMs();
+    if (spsMs !== null && !this.timeline.measured) this.timeline.setFrameDuration(spsMs);
+  }
+
+  /** The frame interval the SPS timing states, in ms, when it is a plausible rate (1–120 fps). */
+  private spsFrameMs(): number | null {
     const fps = this.sets.current?.vui?.fps;
-    if (fps && fps > 1 && fps <= 120 && !this.timeline.measured) this.timeline.setFrameDuration(1000 / fps);
+    return fps && fps > 1 && fps <= 120 ? 1000 / fps : null;
   }
 
   private drainPending(): void {
