@@ -21,7 +21,7 @@ RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts -g /tmp/rinse.t
  && mkdir -p /app/recordings && chown node:node /app/recordings
 USER node
 ENV NODE_ENV=production RINSE_RTMP_PORT=1935 RINSE_API_PORT=9997
-EXPOSE 1935 9997
+EXPOSE 1935 1936 9997
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:9997/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # tini forwards SIGTERM so the drain runs; the pod's grace period covers --drain-timeout-ms.

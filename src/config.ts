@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { parsePublishSecrets } from './media/publish-token.js';
 import type { ServerLimits } from './rtmp/server.js';
 import type { TranscodeSettings } from './fallback/transcoder.js';
 import {
@@ -41,6 +42,9 @@ export interface ServeConfig {
   graceMs: number;
   stallMs: number;
   upstreamQueueBytes: number;
+  outageBufferMs: number;
+  outageBufferBytes: number;
+  upstreamAckTimeoutMs: number;
   apiPort: number;
   apiHost: string;
   apiToken: string | null;
@@ -51,8 +55,12 @@ export interface ServeConfig {
   transcode: 'auto' | 'always' | 'never';
   transcodeStreams: string[];
   maxTranscodes: number;
+  transcodeAfterMs: number;
   transcodeSettings: TranscodeSettings;
   limits: Partial<ServerLimits>;
+  /** Secrets a publish token may be signed with; empty: local mode, publish is open. */
+  publishSecrets: string[];
+  publisherStaleMs: number;
   /** Every setting's effective value in config-file form (`rinse config check` prints them). */
   values: SettingValues;
   /** Where each setting that is not a default came from (secrets included, values not). */
@@ -210,6 +218,8 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     transcodeStreams,
     transcodeSettings,
     limits,
+    publishSecrets: parsePublishSecrets(v.publishSecret ?? ''),
+    publisherStaleMs: v.publisherStaleMs,
     values: { ...v, apiHost: v.apiHost ?? v.host },
     sources,
   };
@@ -230,6 +240,9 @@ function plainSettings(v: SettingValues) {
     graceMs: v.graceMs,
     stallMs: v.stallMs,
     upstreamQueueBytes: v.upstreamQueueBytes,
+    outageBufferMs: v.outageBufferMs,
+    outageBufferBytes: v.outageBufferBytes,
+    upstreamAckTimeoutMs: v.upstreamAckTimeoutMs,
     apiPort: v.apiPort,
     apiToken: v.apiToken,
     drainTimeoutMs: v.drainTimeoutMs,
@@ -237,6 +250,7 @@ function plainSettings(v: SettingValues) {
     maxKeyframeIntervalMs: v.maxKeyframeIntervalMs,
     reorderWindowMs: v.reorderWindowMs,
     maxTranscodes: v.maxTranscodes,
+    transcodeAfterMs: v.transcodeAfterMs,
   };
 }
 

@@ -19,6 +19,7 @@ import {
 import { Relay } from './relay/relay.js';
 import { DEFAULT_RELAY_SESSION_OPTIONS, type RelaySessionOptions } from './relay/relay-session.js';
 import { RtmpServer } from './rtmp/server.js';
+import { certificateFields, loadStartupCredentials, rtmpsConfigOf, watchCredentials } from './rtmps-ingest.js';
 import { redactUrl } from './rtmp/rtmp-url.js';
 import { serveHelp } from './settings-docs.js';
 import { UsageError } from './cli-help.js';
@@ -33,9 +34,12 @@ export async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   const resolver = destinationOf(config);
+  // Before anything listens: a missing, unreadable or mismatched certificate is a config error.
+  const rtmps = rtmpsConfigOf(config);
+  const tls = rtmps === null ? null : { ...rtmps, credentials: loadStartupCredentials(rtmps) };
   const logger = createLogger({ level: config.logLevel });
   const ffmpeg = findFfmpeg(config, logger);
-  const hub = new LiveStreamRegistry();
+  const hub = new LiveStreamRegistry({ staleAfterMs: config.publisherStaleMs });
   // Set once the metrics exist (they read the server, so the server comes first).
   let metricsRef: RelayMetrics | null = null;
   const server = new RtmpServer({
@@ -45,14 +49,25 @@ export async function serve(argv: string[]): Promise<number> {
     appName: config.app,
     limits: config.limits,
     logger,
+    publishSecrets: config.publishSecrets,
     ...(resolver.mode === 'local' ? { playOnlyApps: [LOCAL_PLAY_APP] } : {}),
     onPlayerFrameDropped: () => metricsRef?.framesDropped.inc({ reason: 'player-backpressure' }),
+    ...(tls === null
+      ? {}
+      : {
+          rtmps: {
+            port: tls.port,
+            credentials: tls.credentials,
+            onHandshakeFailed: (code) => metricsRef?.tlsHandshakeFailures.inc({ code }),
+          },
+        }),
   });
   // The relay is created below; the metrics read it at scrape time.
   let relayRef: Relay | null = null;
   const metrics = relayMetrics(hub, config.app, () => relayRef);
   metricsRef = metrics;
   server.on('sessionClosed', (info) => metrics.sessionsEnded.inc({ code: info.code ?? 'none' }));
+  server.on('connectionRefused', (info) => metrics.connectionsRefused.inc({ code: info.code }));
   const relay = new Relay({
     registry: hub,
     resolver,
@@ -63,11 +78,19 @@ export async function serve(argv: string[]): Promise<number> {
   });
   relayRef = relay;
   server.setAuthorizePublish(relay.authorizePublish);
-  await server.listen();
+  const rtmpAddress = await server.listen();
+  const watcher = tls === null ? null : watchCredentials(server, tls, tls.credentials, logger, metrics);
   const api = new ApiServer({ server, relay, metrics, ffmpegFound: ffmpeg !== null, token: config.apiToken, logger });
   const apiPort = await api.listen(config.apiHost, config.apiPort);
-  logReady(logger, config, resolver, ffmpeg, apiPort);
-  return untilStopped({ server, relay, api, logger, drainTimeoutMs: config.drainTimeoutMs });
+  logReady(logger, config, resolver, ffmpeg, {
+    rtmp: rtmpAddress.port,
+    rtmps: server.rtmpsAddress?.port ?? null,
+    api: apiPort,
+    tls: tls === null ? null : certificateFields(tls.credentials),
+  });
+  const code = await untilStopped({ server, relay, api, logger, drainTimeoutMs: config.drainTimeoutMs });
+  watcher?.close();
+  return code;
 }
 
 function destinationOf(config: ServeConfig): DestinationResolver {
@@ -123,13 +146,23 @@ function sessionOptions(config: ServeConfig, ffmpeg: Ffmpeg): RelaySessionOption
     stallMs: config.stallMs,
     captureDir: config.captureDir,
     recordingsDir: config.recordingsDir,
-    upstream: { maxQueuedBytes: config.upstreamQueueBytes },
+    upstream: {
+      maxQueuedBytes: config.upstreamQueueBytes,
+      outageBufferMs: config.outageBufferMs,
+      outageBufferBytes: config.outageBufferBytes,
+      ackTimeoutMs: config.upstreamAckTimeoutMs,
+    },
     transcode: config.transcode,
     transcodeStreams: config.transcodeStreams,
     fallback:
       ffmpeg === null
         ? null
-        : { ...DEFAULT_FALLBACK_OPTIONS, ffmpegPath: ffmpeg.path, settings: config.transcodeSettings },
+        : {
+            ...DEFAULT_FALLBACK_OPTIONS,
+            ffmpegPath: ffmpeg.path,
+            settings: config.transcodeSettings,
+            transcodeAfterMs: config.transcodeAfterMs,
+          },
   };
 }
 
@@ -138,19 +171,29 @@ function logReady(
   config: ServeConfig,
   resolver: DestinationResolver,
   ffmpeg: Ffmpeg,
-  apiPort: number,
+  ports: { rtmp: number; rtmps: number | null; api: number; tls: Record<string, string> | null },
 ): void {
   logger.info(
     {
+      // Which ports listen, on which host (the API may have its own).
+      listening: {
+        host: config.host,
+        rtmp: ports.rtmp,
+        rtmps: ports.rtmps ?? 'off',
+        apiHost: config.apiHost,
+        api: ports.api,
+      },
+      ...(ports.tls ?? {}),
       mode: resolver.mode,
       target: config.target !== null ? redactUrl(config.target) : undefined,
       cloudApi: config.cloudApiUrl !== null ? new URL(config.cloudApiUrl).origin : undefined,
       token: config.relayApiToken !== null ? 'set' : undefined,
+      publishAuth: config.publishSecrets.length > 0 ? `${config.publishSecrets.length} secret(s)` : 'open',
       captureDir: config.captureDir ?? undefined,
       recordingsDir: resolver.mode === 'local' ? config.recordingsDir : undefined,
       graceMs: config.graceMs,
       stallMs: config.stallMs,
-      apiPort,
+      apiPort: ports.api,
       drainTimeoutMs: config.drainTimeoutMs,
       transcode: config.transcode,
       maxTranscodes: config.maxTranscodes,
@@ -159,6 +202,12 @@ function logReady(
     },
     'relay ready',
   );
+  if (config.publishSecrets.length === 0) {
+    logger.warn(
+      { publishAuth: 'open' },
+      'publish is open: no publish secret (RELAY_PUBLISH_SECRET) is set, anyone who knows a path may publish',
+    );
+  }
 }
 
 /** Runs until SIGINT or SIGTERM, then drains; a second signal exits at once. */

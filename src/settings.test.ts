@@ -101,7 +101,7 @@ describe('settings defaults: each is the owning module constant, parsed back unc
     });
     for (const [key, value] of Object.entries(c.limits))
       expect(value, key).toBe(DEFAULT_SERVER_LIMITS[key as keyof typeof DEFAULT_SERVER_LIMITS]);
-    expect(Object.keys(c.limits).length).toBe(9);
+    expect(Object.keys(c.limits).length).toBe(11);
   });
 
   it("each setting given its own default as a flag resolves to the defaults (the table's bounds admit it)", () => {

@@ -11,10 +11,13 @@ import { DEFAULT_CLOUD_LOOKUP } from './relay/destination.js';
 import { DEFAULT_RELAY_SESSION_OPTIONS } from './relay/relay-session.js';
 import { DEFAULT_UPSTREAM_OPTIONS } from './relay/upstream.js';
 import { DEFAULT_RTMP_PORT } from './rtmp/rtmp-url.js';
+import { DEFAULT_RTMPS_PORT } from './rtmp/rtmps-listener.js';
 import { DEFAULT_APP, DEFAULT_HOST, DEFAULT_SERVER_LIMITS, type ServerLimits } from './rtmp/server.js';
 import { DEFAULT_MAX_TRANSCODES } from './relay/relay.js';
 import { DEFAULT_LOG_LEVEL } from './log.js';
+import { DEFAULT_LIVE_STREAM_OPTIONS } from './live/live-streams.js';
 import { DEFAULT_TRANSCODE_SETTINGS } from './fallback/transcoder.js';
+import { DEFAULT_FALLBACK_OPTIONS } from './fallback/fallback-switch.js';
 import { DEFAULT_FIXER_OPTIONS, type FixerOptions } from './fixer/stream-fixer.js';
 
 export type SettingSource = 'flag' | 'env' | 'config' | 'default';
@@ -25,6 +28,10 @@ export const SETTING_GROUPS = {
   destination: {
     title: 'destination',
     note: 'target or cloudApiUrl, not both; neither: local mode, cleaned streams played at clean/{userId}/{streamId}',
+  },
+  access: {
+    title: 'publish access',
+    note: 'without a publish secret (local mode) anyone who knows a path may publish to it',
   },
   lifecycle: { title: 'stream lifecycle' },
   fixer: { title: 'fixer thresholds' },
@@ -78,6 +85,7 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const TRANSCODE_MODES = ['auto', 'always', 'never'] as const;
 export const TRANSCODE_AUDIO_MODES = ['copy', 'aac'] as const;
+export const RTMPS_MODES = ['off', 'on'] as const;
 
 /** A fixer threshold as the relay runs it: its session options over the fixer's own defaults. */
 function relayFixerDefault(key: 'targetKeyframeIntervalMs' | 'maxKeyframeIntervalMs' | 'reorderWindowMs'): number {
@@ -142,6 +150,20 @@ const LIMIT_SETTINGS = section('limits', {
     L.publishTimeoutMs,
     'after connect, publish or play within this, ms',
   ),
+  maxConnectionsPerAddress: int(
+    'max-connections-per-address',
+    null,
+    L.maxConnectionsPerAddress,
+    'concurrent connections from one address; 0: no cap',
+    { min: 0 },
+  ),
+  maxNewConnectionsPerSecond: int(
+    'max-new-connections-per-second',
+    null,
+    L.maxNewConnectionsPerSecond,
+    'new connections one address may open per second; 0: no cap',
+    { min: 0 },
+  ),
 });
 
 export const SETTINGS = {
@@ -149,6 +171,22 @@ export const SETTINGS = {
     rtmpPort: int('rtmp-port', 'RINSE_RTMP_PORT', DEFAULT_RTMP_PORT, 'RTMP port to listen on', { min: 1, max: 65535 }),
     host: str('host', 'RINSE_HOST', DEFAULT_HOST, 'interface to bind', { arg: 'ADDR' }),
     app: str('app', 'RINSE_APP', DEFAULT_APP, 'publish paths are {app}/{userId}/{streamId}', { arg: 'NAME' }),
+    rtmps: str('rtmps', 'RINSE_RTMPS', 'off', 'on: also accept RTMPS on rtmpsPort, same host (needs tlsCert, tlsKey)', {
+      arg: 'MODE',
+      choices: RTMPS_MODES,
+    }),
+    rtmpsPort: int('rtmps-port', 'RINSE_RTMPS_PORT', DEFAULT_RTMPS_PORT, 'RTMPS port, used when rtmps is on', {
+      min: 1,
+      max: 65535,
+    }),
+    tlsCert: str('tls-cert', 'RINSE_TLS_CERT', null, 'RTMPS certificate chain, PEM; re-read when it changes', {
+      arg: 'FILE',
+      example: '/etc/rinse/tls/tls.crt',
+    }),
+    tlsKey: str('tls-key', 'RINSE_TLS_KEY', null, 'its private key, PEM, unencrypted; re-read with it', {
+      arg: 'FILE',
+      example: '/etc/rinse/tls/tls.key',
+    }),
   }),
   ...section('destination', {
     target: str('target', 'RINSE_TARGET', null, 'rtmp(s) URL template with {userId} {streamId} {path}', {
@@ -195,6 +233,21 @@ export const SETTINGS = {
       },
     ),
   }),
+  ...section('access', {
+    publishSecret: str(
+      'publish-secret',
+      'RELAY_PUBLISH_SECRET',
+      null,
+      'secrets publish tokens are signed with, comma-separated (old and new during a rotation)',
+      { arg: 'SECRETS', secret: true, example: 'secret-new,secret-old' },
+    ),
+    publisherStaleMs: int(
+      'publisher-stale-ms',
+      'RINSE_PUBLISHER_STALE_MS',
+      DEFAULT_LIVE_STREAM_OPTIONS.staleAfterMs,
+      'a new publish may replace a publisher silent this long (or one with the same token), ms',
+    ),
+  }),
   ...section('lifecycle', {
     graceMs: int(
       'grace-ms',
@@ -220,6 +273,27 @@ export const SETTINGS = {
       R.upstream.maxQueuedBytes ?? DEFAULT_UPSTREAM_OPTIONS.maxQueuedBytes,
       'upstream send queue before frames drop to the next keyframe',
       { min: 65_536, max: 1 << 30 },
+    ),
+    outageBufferMs: int(
+      'outage-buffer-ms',
+      'RINSE_OUTAGE_BUFFER_MS',
+      R.upstream.outageBufferMs ?? DEFAULT_UPSTREAM_OPTIONS.outageBufferMs,
+      'an upstream outage loses nothing this long: from the last keyframe received, resent on reconnect, ms',
+      { min: 1000, max: 600_000 },
+    ),
+    outageBufferBytes: int(
+      'outage-buffer-bytes',
+      'RINSE_OUTAGE_BUFFER_BYTES',
+      R.upstream.outageBufferBytes ?? DEFAULT_UPSTREAM_OPTIONS.outageBufferBytes,
+      'per stream, the outage buffer holds at most this; beyond either bound it drops to the next keyframe',
+      { min: 1 << 20, max: 1 << 30 },
+    ),
+    upstreamAckTimeoutMs: int(
+      'upstream-ack-timeout-ms',
+      'RINSE_UPSTREAM_ACK_TIMEOUT_MS',
+      R.upstream.ackTimeoutMs ?? DEFAULT_UPSTREAM_OPTIONS.ackTimeoutMs,
+      'an upstream that owes an RTMP acknowledgement this long has stopped reading: reconnect, ms',
+      { min: 500, max: 600_000 },
     ),
   }),
   ...section('fixer', {
@@ -264,11 +338,18 @@ export const SETTINGS = {
       'max-transcodes',
       'RINSE_MAX_TRANSCODES',
       DEFAULT_MAX_TRANSCODES,
-      'concurrent ffmpeg transcodes, 0: none',
+      'concurrent ffmpeg transcodes (at most one per user), 0: none',
       {
         min: 0,
         max: 10_000,
       },
+    ),
+    transcodeAfterMs: int(
+      'transcode-after-ms',
+      'RINSE_TRANSCODE_AFTER_MS',
+      DEFAULT_FALLBACK_OPTIONS.transcodeAfterMs,
+      'a stream takes a transcode slot only once its publisher has sent media this long, ms',
+      { min: 0, max: 600_000 },
     ),
     transcodePreset: str('transcode-preset', null, T.preset, 'x264 preset', { arg: 'P' }),
     transcodeTune: str('transcode-tune', null, T.tune, 'x264 tune', { arg: 'T' }),

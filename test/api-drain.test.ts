@@ -19,6 +19,7 @@ import {
   expectReceiverClean,
   freePort,
   runProcess,
+  apiPortOf,
   runReplay,
   startReceiver,
   startRinse,
@@ -40,12 +41,6 @@ function parsePrometheus(text: string): Map<string, number> {
     samples.set(m[1] as string, Number(m[2]));
   }
   return samples;
-}
-
-async function apiPortOf(relay: {
-  waitForLog: (p: (l: Record<string, unknown>) => boolean, what: string) => Promise<Record<string, unknown>>;
-}): Promise<number> {
-  return Number((await relay.waitForLog((l) => l.msg === 'api listening', 'the API')).port);
 }
 
 describe('HTTP API and graceful drain of a live rinse serve', () => {

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RelayService, createCfUrlHandler, parseRelayUrls, pickRelay } from '../src/cloud/index.js';
+import { verifyPublishToken } from '../src/media/publish-token.js';
 
 const USERS = Array.from({ length: 10_000 }, (_, i) => `user-${i}@example.com`);
 const relays = (n: number): Array<{ id: string }> =>
@@ -70,6 +71,31 @@ describe('RelayService', () => {
     const url = service.buildRelayUrl('user 1', 'stream/1');
     expect(url).toMatch(/^rtmp:\/\/relay-[ab]\.example\.com:193[56]\/live\/user%201\/stream%2F1$/);
     expect(service.buildRelayUrl('user 1', 'x')).toBe(url.replace('stream%2F1', 'x'));
+  });
+
+  it('signs the publish URL with the first publish secret; the token lives 24 h by default', () => {
+    const nowMs = 1_780_000_000_000;
+    const service = new RelayService({
+      relayUrls: 'relay-a.example.com',
+      publishSecret: 'new,old',
+      nowMs: () => nowMs,
+    });
+    const url = new URL(service.buildRelayUrl('u1', 's1'));
+    expect(url.href.split('?')[0]).toBe('rtmp://relay-a.example.com:1935/live/u1/s1');
+    const token = url.searchParams.get('token');
+    expect(verifyPublishToken(['new'], 'live/u1/s1', token, nowMs)).toEqual({
+      ok: true,
+      expiresAtMs: nowMs + 24 * 3_600_000,
+    });
+    expect(verifyPublishToken(['old'], 'live/u1/s1', token, nowMs).ok).toBe(false);
+    const short = new RelayService({ relayUrls: 'relay-a.example.com', publishSecret: 'new', tokenLifetimeMs: 60_000 });
+    const shortToken = new URL(short.buildRelayUrl('u1', 's1')).searchParams.get('token');
+    expect(verifyPublishToken(['new'], 'live/u1/s1', shortToken, Date.now() + 61_000)).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
+    const unsigned = new RelayService({ relayUrls: 'relay-a.example.com', publishSecret: '' });
+    expect(unsigned.buildRelayUrl('u1', 's1')).toBe('rtmp://relay-a.example.com:1935/live/u1/s1');
   });
 
   it('skips relays whose /readyz fails, and caches the answers', async () => {

@@ -33,6 +33,8 @@ async function expectTranscodedOutput(out: string, frames: number, minKeyframes:
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'rinse-fallback-'));
+/** These replays run faster than real time: a slot is taken at once, not after 5 s of publishing. */
+const NO_SLOT_WAIT = ['--transcode-after-ms', '0'];
 const rec = join(dir, 'recordings');
 const fixture = useFixtures();
 
@@ -55,7 +57,15 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
     it(`${c.name}: clean GOPs, no decode error, every frame, timestamps running on across the switch`, async () => {
       const out = join(dir, `${c.name}.flv`);
       const receiver = startReceiver(out, await freePort());
-      const relay = await startRinse(['--target', receiver.url, '--grace-ms', '300', '--recordings-dir', rec]);
+      const relay = await startRinse([
+        '--target',
+        receiver.url,
+        '--grace-ms',
+        '300',
+        '--recordings-dir',
+        rec,
+        ...NO_SLOT_WAIT,
+      ]);
       try {
         const replay = await runReplay(fixture(c.name), `rtmp://127.0.0.1:${relay.port}/live/glasses/${c.name}`, 4);
         expect(replay.code).toBe(0);
@@ -121,7 +131,15 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
   it('ffmpeg killed mid-stream: restarted, output resumes, the receiver keeps its one connection', async () => {
     const out = join(dir, 'ffmpeg-killed.flv');
     const receiver = startReceiver(out, await freePort());
-    const relay = await startRinse(['--target', receiver.url, '--grace-ms', '300', '--recordings-dir', rec]);
+    const relay = await startRinse([
+      '--target',
+      receiver.url,
+      '--grace-ms',
+      '300',
+      '--recordings-dir',
+      rec,
+      ...NO_SLOT_WAIT,
+    ]);
     try {
       const replay = runReplay(fixture('long-gop-30s'), `rtmp://127.0.0.1:${relay.port}/live/glasses/kill`, 2);
       await relay.waitForLog((l) => l.msg === 'transcoded output starts', 'the transcoded output', 60_000);
@@ -148,7 +166,7 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
     await expectTranscodedOutput(out, 510, 2);
   });
 
-  it('the concurrent transcode cap: a second stream is refused with a log line and a counter, and stays remuxed', async () => {
+  it('the concurrent transcode cap: a second stream waits remuxed, with a log line and a counter', async () => {
     const relay = await startRinse([
       '--max-transcodes',
       '1',
@@ -156,14 +174,14 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
       '300',
       '--recordings-dir',
       join(dir, 'cap-recordings'),
+      ...NO_SLOT_WAIT,
     ]);
     try {
-      const [a, b] = await Promise.all([
-        runReplay(fixture('long-gop-12s'), `rtmp://127.0.0.1:${relay.port}/live/glasses/cap-a`, 4),
-        runReplay(fixture('long-gop-12s'), `rtmp://127.0.0.1:${relay.port}/live/glasses/cap-b`, 4),
-      ]);
-      expect(a.code).toBe(0);
+      const a = runReplay(fixture('long-gop-30s'), `rtmp://127.0.0.1:${relay.port}/live/glasses-a/cap`, 2);
+      await relay.waitForLog((l) => l.msg === 'stream mode: transcode', 'the first stream to take the slot', 30_000);
+      const b = await runReplay(fixture('long-gop-12s'), `rtmp://127.0.0.1:${relay.port}/live/glasses-b/cap`, 4);
       expect(b.code).toBe(0);
+      expect((await a).code).toBe(0);
       await waitFor(
         () => relay.lines.filter((l) => l.msg === 'relay session ended').length === 2,
         'both sessions to end',
@@ -173,21 +191,29 @@ describe('fallback: streams that need new keyframes are transcoded on the same u
       await relay.stop();
     }
     expect(relay.lines.filter((l) => l.msg === 'transcoder started')).toHaveLength(1);
-    const refused = relay.lines.filter(
-      (l) => l.msg === 'transcode refused: concurrent transcode limit reached; staying remuxed',
+    const waiting = relay.lines.filter(
+      (l) => l.msg === 'transcode waiting: relaying remuxed until a slot may be taken',
     );
-    expect(refused).toHaveLength(1);
-    expect(refused[0]).toMatchObject({ max: 1, refused: 1 });
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]).toMatchObject({ userId: 'glasses-b', cause: 'every slot taken', max: 1, refused: 1 });
     const modes = relay.lines
       .filter((l) => l.msg === 'relay session ended')
-      .map((l) => l.mode)
+      .map((l) => `${String(l.userId)} ${String(l.mode)}`)
       .sort();
-    expect(modes).toEqual(['transcode', 'transcode-refused']);
+    expect(modes).toEqual(['glasses-a transcode', 'glasses-b transcode-waiting']);
   });
 
   it('SIGTERM mid-transcode leaves no ffmpeg behind', async () => {
     const receiver = startReceiver(join(dir, 'sigterm.flv'), await freePort());
-    const relay = await startRinse(['--target', receiver.url, '--grace-ms', '300', '--recordings-dir', rec]);
+    const relay = await startRinse([
+      '--target',
+      receiver.url,
+      '--grace-ms',
+      '300',
+      '--recordings-dir',
+      rec,
+      ...NO_SLOT_WAIT,
+    ]);
     let pid = 0;
     try {
       const replay = runReplay(fixture('long-gop-30s'), `rtmp://127.0.0.1:${relay.port}/live/glasses/term`, 2);

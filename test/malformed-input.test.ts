@@ -8,8 +8,8 @@ import { encodeAmf0 } from '../src/media/amf0-writer.js';
 import { RtmpErrorCode } from '../src/rtmp/errors.js';
 import { MessageType } from '../src/rtmp/message-types.js';
 import { RawClient } from './support/raw-client.js';
-import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
-import { probePackets, testEncode, type FfmpegProcess, startLivePublisher } from './support/media.js';
+import { startTestServer, waitFor, type TestServer } from './support/server.js';
+import { startGoodPublisher, type GoodPublisher } from './support/good-publisher.js';
 
 const LIMITS = {
   handshakeTimeoutMs: 1000,
@@ -200,24 +200,15 @@ const CASES: Case[] = [
 
 describe('malformed input ends only its own session', () => {
   let srv: TestServer;
-  let good: FfmpegProcess;
-  const recorder = new FrameRecorder();
-  let expectedVideo = 0;
-  let expectedAudio = 0;
+  let good: GoodPublisher;
 
   beforeAll(async () => {
-    const source = await testEncode();
-    const probed = await probePackets(source);
-    expectedVideo = probed.filter((p) => p.codecType === 'video').length;
-    expectedAudio = probed.filter((p) => p.codecType === 'audio').length;
     srv = await startTestServer(LIMITS);
-    srv.registry.subscribe('live/good/publisher', recorder);
-    good = startLivePublisher(source, srv.url('live/good/publisher'));
-    await waitFor(() => recorder.media('video').length > 10, 10_000, 'the good publisher to start');
+    good = await startGoodPublisher(srv);
   });
 
   afterAll(async () => {
-    good.child.kill('SIGKILL');
+    good.ffmpeg.child.kill('SIGKILL');
     await srv.stop();
   });
 
@@ -248,12 +239,12 @@ describe('malformed input ends only its own session', () => {
   }
 
   it('the good publisher streamed on unharmed: every frame arrived', async () => {
-    const result = await good.done;
+    const result = await good.ffmpeg.done;
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    await waitFor(() => recorder.unpublishes === 1, 10_000, 'the good publish to end');
-    expect(recorder.media('video').filter((f) => f.payload[1] !== 2).length).toBe(expectedVideo);
-    expect(recorder.media('audio').length).toBe(expectedAudio);
+    await waitFor(() => good.recorder.unpublishes === 1, 10_000, 'the good publish to end');
+    expect(good.recorder.media('video').filter((f) => f.payload[1] !== 2).length).toBe(good.expectedVideo);
+    expect(good.recorder.media('audio').length).toBe(good.expectedAudio);
     const goodClose = srv.closed.filter((c) => c.code === undefined);
     expect(goodClose.length).toBeGreaterThanOrEqual(1);
   });

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse } from 'yaml';
 import { runProcess } from './support/processes.js';
+import { SETTINGS } from '../src/settings.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
@@ -21,7 +22,13 @@ describe('deployment files', () => {
     expect(deployment.kind).toBe('Deployment');
     const pod = deployment.spec.template.spec;
     const container = pod.containers[0];
-    expect(container.ports.map((p: any) => p.containerPort).sort()).toEqual([1935, 9997]);
+    expect(container.ports.map((p: any) => p.containerPort).sort()).toEqual([1935, 1936, 9997]);
+    // Every variable the pod sets is one rinse reads, and the TLS files are mounted.
+    const envNames = new Set(Object.values(SETTINGS).map((spec) => spec.env));
+    for (const e of container.env) expect(envNames.has(e.name), e.name).toBe(true);
+    const certPath = String(container.env.find((e: any) => e.name === 'RINSE_TLS_CERT').value);
+    const mount = container.volumeMounts.find((m: any) => certPath.startsWith(m.mountPath));
+    expect(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName).toBe('rinse-tls');
     expect(container.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'api' });
     expect(container.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'api' });
     expect(container.lifecycle.preStop).toBeDefined();
@@ -32,7 +39,7 @@ describe('deployment files', () => {
     const services = parseAllDocuments(read('deploy/k8s/service.yaml')).map((d) => d.toJS() as any);
     const rtmp = services.find((s) => s.spec.type === 'LoadBalancer');
     const api = services.find((s) => s.spec.type === 'ClusterIP');
-    expect(rtmp.spec.ports[0].port).toBe(1935);
+    expect(rtmp.spec.ports.map((p: any) => p.port)).toEqual([1935, 1936]);
     expect(api.spec.ports[0].port).toBe(9997);
 
     const hpa = parse(read('deploy/k8s/hpa.yaml')) as any;
@@ -60,13 +67,13 @@ describe('deployment files', () => {
     expect(Object.keys(example).length).toBeGreaterThan(20);
   });
 
-  it('Dockerfile: multi-stage, Debian ffmpeg, non-root, HEALTHCHECK on /healthz, ports 1935 and 9997, installs the npm pack output', () => {
+  it('Dockerfile: multi-stage, Debian ffmpeg, non-root, HEALTHCHECK on /healthz, ports 1935, 1936 and 9997, installs the npm pack output', () => {
     const docker = read('Dockerfile');
     expect(docker.match(/^FROM /gm)).toHaveLength(2);
     expect(docker).toMatch(/apt-get install[^\n]*ffmpeg/);
     expect(docker).toMatch(/^USER node$/m);
     expect(docker).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
-    expect(docker).toMatch(/^EXPOSE 1935 9997$/m);
+    expect(docker).toMatch(/^EXPOSE 1935 1936 9997$/m);
     expect(docker).toMatch(/npm pack/);
     expect(read('.dockerignore')).toMatch(/node_modules/);
   });
@@ -113,7 +120,8 @@ describe('deployment files', () => {
         walk(join(file, '..', m[1] as string).replace(/^\//, ''));
     };
     walk('dist/cloud/index.js');
-    expect([...seen].every((f) => f.startsWith('dist/cloud/'))).toBe(true);
+    // Its own files, and from the shared vocabulary only the publish token it signs.
+    expect([...seen].filter((f) => !f.startsWith('dist/cloud/'))).toEqual(['dist/media/publish-token.js']);
     for (const f of seen) expect(read(f)).not.toMatch(/from '(pino|prom-client)'/);
   });
 });

@@ -5,35 +5,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeAmf0 } from '../src/media/amf0-reader.js';
 import { RtmpErrorCode } from '../src/rtmp/errors.js';
-import { MessageType, UserControlEvent, type RtmpMessage } from '../src/rtmp/message-types.js';
-import { RawClient } from './support/raw-client.js';
+import { MessageType, UserControlEvent } from '../src/rtmp/message-types.js';
+import { RawClient, isCommand, statusCode } from './support/raw-client.js';
 import { FrameRecorder, startTestServer, waitFor, type TestServer } from './support/server.js';
-
-const isCommand =
-  (name: string) =>
-  (m: RtmpMessage): boolean =>
-    m.typeId === MessageType.COMMAND_AMF0 && decodeAmf0(m.payload)[0] === name;
-
-function statusCode(m: RtmpMessage): string {
-  const info = decodeAmf0(m.payload)[3] as { code?: string };
-  return info.code ?? '';
-}
 
 /** Handshake, connect, createStream, publish on `path`; resolves after NetStream.Publish.Start. */
 async function publisher(srv: TestServer, name: string): Promise<RawClient> {
-  const c = await RawClient.open(srv.port);
-  await c.handshake();
-  c.connectApp();
-  await c.waitForMessage(isCommand('_result'), 3000);
-  c.command(0, 'releaseStream', 2, null, name);
-  c.command(0, 'FCPublish', 3, null, name);
-  c.command(0, 'createStream', 4, null);
-  const created = await c.waitForMessage((m) => isCommand('_result')(m) && decodeAmf0(m.payload)[1] === 4, 3000);
-  const streamId = decodeAmf0(created.payload)[3] as number;
-  c.command(streamId, 'publish', 5, null, name, 'live');
-  const status = await c.waitForMessage(isCommand('onStatus'), 3000);
-  expect(statusCode(status)).toBe('NetStream.Publish.Start');
-  return c;
+  const { client, status } = await RawClient.publish(srv.port, name);
+  expect(status).toBe('NetStream.Publish.Start');
+  return client;
 }
 
 /** An AVC keyframe body (not a real picture; the registry only reads the header bytes). */

@@ -12,6 +12,12 @@
  * comma-separated `host[:port]` or `rtmp://host[:port]` entries.
  */
 import { createHash } from 'node:crypto';
+import {
+  DEFAULT_PUBLISH_TOKEN_LIFETIME_MS,
+  PUBLISH_TOKEN_PARAM,
+  parsePublishSecrets,
+  signPublishToken,
+} from '../media/publish-token.js';
 
 export interface RelayEndpoint {
   /** Stable identity used in the hash (`host:port`). */
@@ -84,11 +90,22 @@ export interface RelayServiceOptions {
   healthTimeoutMs?: number;
   /** The relay API port used for health checks (default 9997). */
   apiPort?: number;
+  /**
+   * RELAY_PUBLISH_SECRET text (default: the environment's): the first secret signs the publish
+   * URLs; the relays accept any of theirs. Empty: URLs without a token (relays in local mode).
+   */
+  publishSecret?: string;
+  /** How long a signed URL may be used to publish (reconnects included), in ms. Default 24 h. */
+  tokenLifetimeMs?: number;
+  /** The clock, for tests. */
+  nowMs?: () => number;
 }
 
 export class RelayService {
   readonly relays: readonly RelayEndpoint[];
-  private readonly options: Required<Omit<RelayServiceOptions, 'relayUrls' | 'apiPort'>>;
+  private readonly options: Required<Omit<RelayServiceOptions, 'relayUrls' | 'apiPort' | 'publishSecret'>>;
+  /** Signs publish URLs; null: unsigned. */
+  private readonly signingSecret: string | null;
   private readonly health = new Map<string, { ok: boolean; untilMs: number }>();
 
   constructor(options: RelayServiceOptions = {}) {
@@ -99,7 +116,11 @@ export class RelayService {
       healthCheck: options.healthCheck ?? false,
       healthCacheMs: options.healthCacheMs ?? 10_000,
       healthTimeoutMs: options.healthTimeoutMs ?? 1000,
+      tokenLifetimeMs: options.tokenLifetimeMs ?? DEFAULT_PUBLISH_TOKEN_LIFETIME_MS,
+      nowMs: options.nowMs ?? Date.now,
     };
+    this.signingSecret =
+      parsePublishSecrets(options.publishSecret ?? process.env.RELAY_PUBLISH_SECRET ?? '')[0] ?? null;
   }
 
   /** The relay for a user, ignoring health. */
@@ -115,9 +136,16 @@ export class RelayService {
     return pickRelay(userId, healthy.length > 0 ? healthy : this.relays) as RelayEndpoint;
   }
 
-  /** The URL the glasses publish to: rtmp://host:port/live/{userId}/{streamId}. */
+  /**
+   * The URL the glasses publish to: rtmp://host:port/live/{userId}/{streamId}, signed with
+   * `?token=` when a publish secret is set (the token binds the path and an expiry).
+   */
   buildRelayUrl(userId: string, streamId: string, relay: RelayEndpoint = this.relayFor(userId)): string {
-    return `rtmp://${relay.host}:${relay.rtmpPort}/live/${encodeURIComponent(userId)}/${encodeURIComponent(streamId)}`;
+    const path = `live/${encodeURIComponent(userId)}/${encodeURIComponent(streamId)}`;
+    const url = `rtmp://${relay.host}:${relay.rtmpPort}/${path}`;
+    if (this.signingSecret === null) return url;
+    const token = signPublishToken(this.signingSecret, path, this.options.nowMs() + this.options.tokenLifetimeMs);
+    return `${url}?${PUBLISH_TOKEN_PARAM}=${token}`;
   }
 
   private async isHealthy(relay: RelayEndpoint): Promise<boolean> {

@@ -82,9 +82,14 @@ const OPTIONS: FallbackOptions = {
   restartFirstMs: 250,
   restartMaxMs: 5000,
   maxFailures: 3,
+  transcodeAfterMs: 0,
 };
 
-function setup(slots = new TranscodeSlots(4)): {
+function setup(
+  slots = new TranscodeSlots(4),
+  userId = 'u1',
+  options: FallbackOptions = OPTIONS,
+): {
   sw: FallbackSwitch;
   sent: MediaTag[];
   fakes: FakeTranscoder[];
@@ -95,8 +100,9 @@ function setup(slots = new TranscodeSlots(4)): {
   const sw = new FallbackSwitch({
     send: (t) => sent.push(t),
     logger: pino({ level: 'silent' }),
-    options: OPTIONS,
+    options,
     slots,
+    userId,
     frameMs: () => FRAME_MS,
     createTranscoder: (opts) => {
       const fake = new FakeTranscoder(opts);
@@ -224,20 +230,90 @@ describe('FallbackSwitch', () => {
     expectIncreasing(sent, TAG_AUDIO);
   });
 
-  it('refuses the switch when every slot is taken, and stays remuxed', () => {
+  it('waits, remuxed, while every slot is taken, and takes one as soon as it is free', () => {
+    vi.useFakeTimers();
     const slots = new TranscodeSlots(1);
-    expect(slots.take()).toBe(true); // another stream's transcode
+    expect(slots.take('someone-else')).toBe('taken'); // another stream's transcode
     const { sw, sent, fakes } = setup(slots);
     for (const t of input(0, 30)) sw.push(t);
     expect(sw.startTranscode('GOP of 12 s')).toBe(false);
-    expect(sw).toMatchObject({ mode: 'transcode-refused', reason: 'GOP of 12 s' });
+    expect(sw).toMatchObject({ mode: 'transcode-waiting', reason: 'GOP of 12 s' });
     expect(slots.stats.refused).toBe(1);
     expect(fakes).toHaveLength(0);
     const more = input(31, 40);
     for (const t of more) sw.push(t);
     expect(sent.slice(-more.length)).toEqual(more);
-    expect(sw.startTranscode('again')).toBe(false);
-    expect(slots.stats.refused).toBe(1);
+    slots.release('someone-else');
+    vi.advanceTimersByTime(300);
+    for (const t of input(41, 42)) sw.push(t);
+    expect(sw.mode).toBe('transcode');
+    expect(fakes).toHaveLength(1);
+    expect(slots.active).toBe(1);
+  });
+
+  it('takes a slot only once the publisher has sent media for transcodeAfterMs, and asks again as frames come', () => {
+    vi.useFakeTimers();
+    const { sw, fakes, slots } = setup(new TranscodeSlots(4), 'u1', { ...OPTIONS, transcodeAfterMs: 5000 });
+    sw.publisherStarted();
+    const tags = input(0, 600);
+    let i = 0;
+    const pushFor = (ms: number): void => {
+      const untilMs = Date.now() + ms;
+      while (Date.now() < untilMs && i < tags.length) {
+        sw.push(tags[i++]!);
+        vi.advanceTimersByTime(10);
+      }
+    };
+    pushFor(1000);
+    expect(sw.startTranscode('PCM audio')).toBe(false);
+    expect(sw.mode).toBe('transcode-waiting');
+    pushFor(3800);
+    expect(fakes).toHaveLength(0);
+    pushFor(500);
+    expect(sw.mode).toBe('transcode');
+    expect(fakes).toHaveLength(1);
+    expect(slots.active).toBe(1);
+  });
+
+  it('holds at most one slot per user, and gives it back at once when its publisher leaves', () => {
+    vi.useFakeTimers();
+    const slots = new TranscodeSlots(4);
+    const a = setup(slots, 'same-user');
+    const b = setup(slots, 'same-user');
+    for (const t of input(0, 30)) {
+      a.sw.push(t);
+      b.sw.push(t);
+    }
+    expect(a.sw.startTranscode('PCM audio')).toBe(true);
+    expect(b.sw.startTranscode('PCM audio')).toBe(false);
+    expect(b.sw.mode).toBe('transcode-waiting');
+    expect(slots.active).toBe(1);
+    a.sw.publisherEnded(15_000);
+    expect(slots.active).toBe(0);
+    // Reported as transcoded until the next publisher's first frame.
+    expect(a.sw.mode).toBe('transcode');
+    expect(a.fakes[0]!.stoppedWithDrainMs).toBe(15_000);
+    vi.advanceTimersByTime(300);
+    b.sw.push(input(31, 31)[0]!);
+    expect(b.sw.mode).toBe('transcode');
+    expect(slots.active).toBe(1);
+    // The first stream's next publisher waits its turn: the user's one slot is taken.
+    a.sw.publisherStarted();
+    vi.advanceTimersByTime(300);
+    a.sw.push(input(31, 31)[0]!);
+    expect(a.sw.mode).toBe('transcode-waiting');
+  });
+
+  it('a forced transcode skips the wait and the one-per-user rule, not the cap', () => {
+    const slots = new TranscodeSlots(2);
+    const waitLong = { ...OPTIONS, transcodeAfterMs: 60_000 };
+    const a = setup(slots, 'u1', waitLong);
+    const b = setup(slots, 'u1', waitLong);
+    const c = setup(slots, 'u2', waitLong);
+    expect(a.sw.startTranscode('forced by configuration', true)).toBe(true);
+    expect(b.sw.startTranscode('forced by configuration', true)).toBe(true);
+    expect(c.sw.startTranscode('forced by configuration', true)).toBe(false);
+    expect(slots.active).toBe(2);
   });
 
   it('restarts a crashed ffmpeg with doubling backoff, and gives up after maxFailures without output', () => {

@@ -15,6 +15,12 @@
  * forced keyframe, with x264's sequence header right before it: to the receiver the
  * timestamps run on without a step back.
  *
+ * Slots (transcode-slots.ts): a stream that needs a transcode waits, remuxed, until its
+ * current publisher has sent media for `transcodeAfterMs` and a slot is free (one per user),
+ * asking again as frames arrive; when that publisher leaves, ffmpeg stops and the slot goes
+ * back at once, and the next publisher waits its turn the same way. Hostile publishers that
+ * flip codec flags and reconnect cannot hold the slots a real stream needs.
+ *
  * A crashed ffmpeg is restarted with backoff the same way (from the last input keyframe,
  * forcing a keyframe right after what was sent); the upstream session is never touched, and
  * that keyframe is demoted when it comes under the minimum interval (output-gop.ts).
@@ -24,32 +30,18 @@ import type { FlvTag } from '../flv/flv-reader.js';
 import { withAacTagByte } from '../flv/flv-tag.js';
 import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
 import { ResumeCache } from '../live/resume-cache.js';
-import { OutputGop } from './output-gop.js';
+import { OutputGop, TrackHeader } from './output-gop.js';
+import { SlotClaim, type TranscodeSlots } from './transcode-slots.js';
 import { Transcoder, transcodeArgs, type TranscodeSettings } from './transcoder.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
 
-export type StreamMode = 'remux' | 'transcode' | 'transcode-refused' | 'transcode-failed';
+/**
+ * remux; transcode; transcode-waiting (needed, but the publisher is too new or no slot is
+ * free: remuxed meanwhile); transcode-failed (ffmpeg kept failing: remuxed for good).
+ */
+export type StreamMode = 'remux' | 'transcode' | 'transcode-waiting' | 'transcode-failed';
 
-/** Shared by every stream of one relay: the concurrent transcode cap and its counters. */
-export class TranscodeSlots {
-  active = 0;
-  readonly stats = { started: 0, refused: 0, spawns: 0, crashes: 0 };
-  constructor(readonly max: number) {}
-
-  take(): boolean {
-    if (this.active >= this.max) {
-      this.stats.refused++;
-      return false;
-    }
-    this.active++;
-    this.stats.started++;
-    return true;
-  }
-
-  release(): void {
-    this.active = Math.max(0, this.active - 1);
-  }
-}
+export { TranscodeSlots } from './transcode-slots.js';
 
 export interface FallbackOptions {
   ffmpegPath: string;
@@ -62,6 +54,8 @@ export interface FallbackOptions {
   /** Bounds of the input kept from the last keyframe (what a (re)start feeds ffmpeg). */
   maxCacheFrames: number;
   maxCacheBytes: number;
+  /** A publisher must have sent media this long before its stream may take a slot, in ms. */
+  transcodeAfterMs: number;
 }
 
 export const DEFAULT_FALLBACK_OPTIONS: Omit<FallbackOptions, 'ffmpegPath' | 'settings'> = {
@@ -70,6 +64,7 @@ export const DEFAULT_FALLBACK_OPTIONS: Omit<FallbackOptions, 'ffmpegPath' | 'set
   maxFailures: 5,
   maxCacheFrames: 3000,
   maxCacheBytes: 96 * 1024 * 1024,
+  transcodeAfterMs: 5000,
 };
 
 /** What the switch uses of a transcoder: {@link Transcoder} runs ffmpeg; tests pass a fake. */
@@ -100,9 +95,14 @@ export class FallbackSwitch {
   private readonly options: FallbackOptions;
   private readonly slots: TranscodeSlots;
   private readonly frameMs: () => number;
-  private holdingSlot = false;
+  private readonly claim: SlotClaim;
   private readonly createTranscoder: TranscoderFactory;
   private transcoder: TranscoderHandle | null = null;
+  /** The ffmpeg of a publisher that left, handing over what it holds until live media is back. */
+  private draining: TranscoderHandle | null = null;
+  private drained: Promise<void> | null = null;
+  /** The publisher of a transcoded stream left; ffmpeg stopped, its slot given back. */
+  private suspended = false;
   private restartTimer: NodeJS.Timeout | null = null;
   private failures = 0;
   private closed = false;
@@ -114,10 +114,8 @@ export class FallbackSwitch {
   // Mapping of the current transcoder's output.
   private firstFedMs: { video: number | null; audio: number | null } = { video: null, audio: null };
   private offsetMs: { video: number | null; audio: number | null } = { video: null, audio: null };
-  private outVideoHeader: MediaTag | null = null;
-  private outAudioHeader: MediaTag | null = null;
-  private sentVideoHeader: Buffer | null = null;
-  private sentAudioHeader: Buffer | null = null;
+  private readonly videoHeader = new TrackHeader(TAG_VIDEO);
+  private readonly audioHeader = new TrackHeader(TAG_AUDIO);
   private outStarted = false;
   private pendingAudio: MediaTag[] = [];
   /** Keeps the keyframe interval across a restart (demotes a restart IDR that comes too soon). */
@@ -128,6 +126,8 @@ export class FallbackSwitch {
     logger: Logger;
     options: FallbackOptions;
     slots: TranscodeSlots;
+    /** The stream's user: one slot per user. */
+    userId: string;
     frameMs: () => number;
     /** Starts one transcoder (default: an ffmpeg process). */
     createTranscoder?: TranscoderFactory;
@@ -137,6 +137,7 @@ export class FallbackSwitch {
     this.options = opts.options;
     this.slots = opts.slots;
     this.frameMs = opts.frameMs;
+    this.claim = new SlotClaim(opts.slots, opts.userId, opts.options.transcodeAfterMs);
     this.createTranscoder = opts.createTranscoder ?? spawnTranscoder;
     this.cache = new ResumeCache({ maxFrames: opts.options.maxCacheFrames, maxBytes: opts.options.maxCacheBytes });
   }
@@ -157,6 +158,11 @@ export class FallbackSwitch {
   /** A fixer output tag. */
   push(tag: MediaTag): void {
     if (this.closed) return;
+    // Asked before the tag is cached: a transcoder started now is fed the cache, then this tag.
+    const nowMs = Date.now();
+    const askDue = this.claim.frame(nowMs);
+    if (this.suspended) this.resume(nowMs);
+    else if (askDue && this.modeValue === 'transcode-waiting') this.askForSlot(nowMs);
     this.cache.remember(tag);
     if (this.modeValue === 'transcode') {
       if (this.transcoder?.write(tag)) {
@@ -168,22 +174,69 @@ export class FallbackSwitch {
     this.sendOn(tag);
   }
 
-  /** Switch to transcoding for good. Returns false when the concurrent cap refuses it. */
-  startTranscode(reason: string): boolean {
+  /** The first frame of a publisher after one that was transcoded: wait for a slot again. */
+  private resume(nowMs: number): void {
+    this.suspended = false;
+    if (this.draining) {
+      // Live media is back: what the old ffmpeg still holds would overlap it.
+      this.draining.kill();
+      this.draining = null;
+    }
+    this.modeValue = 'transcode-waiting';
+    this.askForSlot(nowMs);
+  }
+
+  /**
+   * Transcode this stream from now on: at once when a slot may be taken, else as soon as one
+   * may (mode transcode-waiting). `forced` (by configuration) skips the publisher's wait and
+   * the one-per-user rule, not the cap. Returns whether ffmpeg runs now.
+   */
+  startTranscode(reason: string, forced = false): boolean {
     if (this.closed || this.modeValue === 'transcode') return true;
-    if (this.modeValue === 'transcode-refused' || this.modeValue === 'transcode-failed') return false;
-    if (!this.slots.take()) {
-      this.modeValue = 'transcode-refused';
-      this.reasonValue = reason;
-      this.log.warn(
-        { reason, max: this.slots.max, refused: this.slots.stats.refused },
-        'transcode refused: concurrent transcode limit reached; staying remuxed',
-      );
+    if (this.modeValue === 'transcode-failed') return false;
+    this.claim.wanted = { reason, forced };
+    this.reasonValue = reason;
+    return this.askForSlot(Date.now());
+  }
+
+  /** A publisher attached: its wait for a slot starts at its first frame. */
+  publisherStarted(): void {
+    this.claim.publisherChanged();
+  }
+
+  /** The publisher left: a running ffmpeg stops and its slot goes back at once. */
+  publisherEnded(drainMs = 0): void {
+    this.claim.publisherChanged();
+    if (this.closed || this.modeValue !== 'transcode') return;
+    const t = this.transcoder;
+    this.transcoder = null;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    this.claim.giveBack();
+    // Still 'transcode' to the API until the next publisher's first frame.
+    this.suspended = true;
+    this.log.info({ reason: this.reasonValue }, 'publisher left: transcode stopped, slot given back');
+    if (t) {
+      this.draining = t;
+      this.drained = t.stop(drainMs).then(() => {
+        if (this.draining === t) this.draining = null;
+      });
+    }
+  }
+
+  /** Take a slot and start ffmpeg if the wait is over and one is free; else wait, logged once per cause. */
+  private askForSlot(nowMs: number): boolean {
+    const answer = this.claim.ask(nowMs);
+    const reason = this.reasonValue;
+    if (!answer.granted) {
+      this.modeValue = 'transcode-waiting';
+      if (answer.causeChanged) {
+        const fields = { reason, cause: answer.cause, max: this.slots.max, refused: this.slots.stats.refused };
+        this.log.warn(fields, 'transcode waiting: relaying remuxed until a slot may be taken');
+      }
       return false;
     }
-    this.holdingSlot = true;
     this.modeValue = 'transcode';
-    this.reasonValue = reason;
     this.log.warn(
       { reason, lastSentVideoMs: Number.isFinite(this.lastSentVideoMs) ? this.lastSentVideoMs : null },
       'stream mode: transcode',
@@ -202,10 +255,10 @@ export class FallbackSwitch {
     this.restartTimer = null;
     const t = this.transcoder;
     if (t) await t.stop(drainMs);
+    await this.drained;
     this.transcoder = null;
     this.closed = true;
-    if (this.holdingSlot) this.slots.release();
-    this.holdingSlot = false;
+    this.claim.giveBack();
   }
 
   /** Kill ffmpeg at once (a second signal: rinse exits now). */
@@ -240,8 +293,8 @@ export class FallbackSwitch {
     this.firstFedMs = { video: null, audio: null };
     this.offsetMs = { video: null, audio: null };
     this.outStarted = false;
-    this.outVideoHeader = null;
-    this.outAudioHeader = null;
+    this.videoHeader.set(null);
+    this.audioHeader.set(null);
     this.pendingAudio = [];
     this.stats.transcoderStarts++;
     this.slots.stats.spawns++;
@@ -252,6 +305,7 @@ export class FallbackSwitch {
       logger: this.log,
       events: {
         onTag: (t) => {
+          if (transcoder !== this.transcoder && transcoder !== this.draining) return;
           producedOutput = true;
           this.onOutput(t);
         },
@@ -267,8 +321,7 @@ export class FallbackSwitch {
               { code, signal, failures: this.failures },
               'ffmpeg keeps failing: giving up on transcoding this stream',
             );
-            if (this.holdingSlot) this.slots.release();
-            this.holdingSlot = false;
+            this.claim.giveBack();
             return;
           }
           const delayMs = Math.min(this.options.restartMaxMs, this.options.restartFirstMs * 2 ** (this.failures - 1));
@@ -311,7 +364,7 @@ export class FallbackSwitch {
     if (t.tagType === TAG_VIDEO) {
       const v = classifyVideo(data);
       if (v.isSequenceHeader) {
-        this.outVideoHeader = { tagType: TAG_VIDEO, timestampMs: 0, data };
+        this.videoHeader.set(data);
         return;
       }
       this.offsetMs.video ??= t.timestampMs - (this.firstFedMs.video ?? t.timestampMs);
@@ -354,7 +407,7 @@ export class FallbackSwitch {
       // The contract's AAC tag byte whatever the ffmpeg build writes (no copy when it is right).
       data = withAacTagByte(data);
       if (classifyAudio(data).isSequenceHeader) {
-        this.outAudioHeader = { tagType: TAG_AUDIO, timestampMs: 0, data };
+        this.audioHeader.set(data);
         return;
       }
       this.offsetMs.audio ??= t.timestampMs - (this.firstFedMs.audio ?? t.timestampMs);
@@ -373,39 +426,24 @@ export class FallbackSwitch {
       this.stats.framesDroppedOverlap++;
       return;
     }
-    if (
-      this.outAudioHeader &&
-      (this.sentAudioHeader === null || !this.sentAudioHeader.equals(this.outAudioHeader.data))
-    ) {
-      this.sentAudioHeader = this.outAudioHeader.data;
-      this.send({ ...this.outAudioHeader, timestampMs: tag.timestampMs });
-    }
+    const header = this.audioHeader.due(tag.timestampMs);
+    if (header) this.send(header);
     this.sendOn(tag);
   }
 
   /**
    * x264's sequence header (and the audio one, if re-encoded) right before the frame at `ms`,
-   * when it differs from what was sent (a restarted x264 with the same settings writes the
-   * same one). True when a new video header went out: the frame after it stays an IDR.
+   * when it differs from what was sent. True when a new video header went out: the frame
+   * after it stays an IDR.
    */
   private sendHeaders(ms: number): boolean {
-    let fresh = false;
-    if (
-      this.outVideoHeader &&
-      (this.sentVideoHeader === null || !this.sentVideoHeader.equals(this.outVideoHeader.data))
-    ) {
-      this.sentVideoHeader = this.outVideoHeader.data;
-      this.gop.header(this.outVideoHeader.data);
-      this.send({ ...this.outVideoHeader, timestampMs: Math.round(ms) });
-      fresh = true;
+    const video = this.videoHeader.due(Math.round(ms));
+    if (video) {
+      this.gop.header(video.data);
+      this.send(video);
     }
-    if (
-      this.outAudioHeader &&
-      (this.sentAudioHeader === null || !this.sentAudioHeader.equals(this.outAudioHeader.data))
-    ) {
-      this.sentAudioHeader = this.outAudioHeader.data;
-      this.send({ ...this.outAudioHeader, timestampMs: Math.round(ms) });
-    }
-    return fresh;
+    const audio = this.audioHeader.due(Math.round(ms));
+    if (audio) this.send(audio);
+    return video !== null;
   }
 }

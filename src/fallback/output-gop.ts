@@ -9,6 +9,7 @@
 import { parseAvcConfig } from '../flv/avc-config.js';
 import { buildAvcVideoTagBody, parseVideoTagBody } from '../flv/flv-tag.js';
 import { ParameterSets } from '../flv/h264-slice.js';
+import type { MediaTag } from '../media/tag-kinds.js';
 import { joinAvcc, nalType, NalType, splitAvcc } from '../flv/nal-units.js';
 import { IdrDemoter } from '../fixer/idr-demotion.js';
 import { MIN_KEYFRAME_INTERVAL_MS } from '../media/output-contract.js';
@@ -54,5 +55,29 @@ export class OutputGop {
     if (result.nals === nals) return body;
     const frameType = result.demoted ? 2 : (((body[0] as number) >> 4) as 1 | 2);
     return buildAvcVideoTagBody({ frameType, packetType: 1, compositionTimeMs: cts, data: joinAvcc(result.nals) });
+  }
+}
+
+/**
+ * One track's sequence header from the transcoder: the latest one it wrote, sent before a
+ * frame only when it differs from the one last sent (a restarted x264 with the same
+ * settings writes the same one).
+ */
+export class TrackHeader {
+  private latest: Buffer | null = null;
+  private sent: Buffer | null = null;
+
+  constructor(private readonly tagType: number) {}
+
+  /** The transcoder wrote a sequence header; a (re)start forgets the previous one. */
+  set(data: Buffer | null): void {
+    this.latest = data;
+  }
+
+  /** The header tag to send before a frame at `timestampMs`, or null when the receiver has it. */
+  due(timestampMs: number): MediaTag | null {
+    if (this.latest === null || (this.sent !== null && this.sent.equals(this.latest))) return null;
+    this.sent = this.latest;
+    return { tagType: this.tagType, timestampMs, data: this.latest };
   }
 }

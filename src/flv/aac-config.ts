@@ -48,6 +48,18 @@ function readRate(r: BitReader): { index: number; rate: number } {
 
 export function parseAudioSpecificConfig(buf: Buffer): AacConfig {
   if (buf.length < 2) throw configError(`AudioSpecificConfig of ${buf.length} bytes`);
+  try {
+    return readAudioSpecificConfig(buf);
+  } catch (err) {
+    // The bit reader is shared with H.264; a config cut short is this layer's error.
+    if (err instanceof MediaFormatError && err.code === MediaFormatErrorCode.H264_BITSTREAM) {
+      throw configError(`AudioSpecificConfig ends early: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+function readAudioSpecificConfig(buf: Buffer): AacConfig {
   const r = new BitReader(buf);
   let objectType = readObjectType(r);
   if (objectType === 0) throw configError('audioObjectType 0');

@@ -37,11 +37,15 @@ describe('AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1)', () => {
   it('throws AAC_CONFIG on short, reserved or garbage input, nothing else', () => {
     expect(() => parseAudioSpecificConfig(Buffer.from([0x12]))).toThrow(MediaFormatError);
     expect(() => parseAudioSpecificConfig(Buffer.from('16c0', 'hex'))).toThrow(/reserved/);
+    // An explicit 24-bit sample rate cut short (found by the fuzzer under the bit reader's code).
+    expect(() => parseAudioSpecificConfig(Buffer.from('1780', 'hex'))).toThrow(
+      expect.objectContaining({ code: 'ERR_AAC_CONFIG' }),
+    );
     for (let seed = 1; seed <= 500; seed++) {
       try {
         parseAudioSpecificConfig(randomBytes(3, seed));
       } catch (err) {
-        expect(err).toBeInstanceOf(MediaFormatError);
+        expect(err).toMatchObject({ code: 'ERR_AAC_CONFIG' });
       }
     }
   });

@@ -8,7 +8,13 @@
  */
 import { classifyAudio, classifyVideo } from '../flv/media-tag.js';
 import type { MediaFrame } from '../media/tag-kinds.js';
-import type { PublishedStream, StreamHub, StreamPublisher, StreamSubscriber } from '../rtmp/stream-hub.js';
+import type {
+  PublishClaim,
+  PublishedStream,
+  StreamHub,
+  StreamPublisher,
+  StreamSubscriber,
+} from '../rtmp/stream-hub.js';
 
 export interface GopCacheLimits {
   /** Frames kept from the latest keyframe on; past this the cache is dropped until the next keyframe. */
@@ -20,6 +26,19 @@ export interface GopCacheLimits {
 export const DEFAULT_GOP_CACHE_LIMITS: GopCacheLimits = {
   maxGopFrames: 2500,
   maxGopBytes: 32 * 1024 * 1024,
+};
+
+export interface LiveStreamOptions extends GopCacheLimits {
+  /**
+   * A publisher that has sent no media for this long may be replaced by a new publish on its
+   * path (the glasses reconnecting while the old connection lingers), in ms. A live one may not.
+   */
+  staleAfterMs: number;
+}
+
+export const DEFAULT_LIVE_STREAM_OPTIONS: LiveStreamOptions = {
+  ...DEFAULT_GOP_CACHE_LIMITS,
+  staleAfterMs: 1000,
 };
 
 /** Copy into memory of its own (not a pooled slab). */
@@ -40,11 +59,13 @@ export class LiveStream implements PublishedStream {
   private gopBytes = 0;
   /** Whether the GOP cache is collecting (it stops when a GOP outgrows the limits). */
   private gopOpen = false;
-  private readonly limits: GopCacheLimits;
+  private readonly limits: LiveStreamOptions;
+  /** When the publisher last sent media, or took the path (epoch ms). */
+  private lastMediaAtMs = 0;
   /** Counters for this path. */
-  readonly stats = { framesIn: 0, bytesIn: 0, keyframes: 0, publishers: 0, gopOverflows: 0 };
+  readonly stats = { framesIn: 0, bytesIn: 0, keyframes: 0, publishers: 0, gopOverflows: 0, publishesRefused: 0 };
 
-  constructor(path: string, limits: GopCacheLimits) {
+  constructor(path: string, limits: LiveStreamOptions) {
     this.path = path;
     this.limits = limits;
   }
@@ -71,9 +92,29 @@ export class LiveStream implements PublishedStream {
     return out;
   }
 
+  /**
+   * Take the path for `publisher` unless a live publisher holds it: one that sent media within
+   * `staleAfterMs` and does not share the newcomer's credential.
+   */
+  claim(publisher: StreamPublisher, nowMs = Date.now()): PublishClaim {
+    const current = this.publisherRef;
+    if (current !== null && current !== publisher) {
+      const silentMs = nowMs - this.lastMediaAtMs;
+      const sameCredential = current.credential !== undefined && current.credential === publisher.credential;
+      if (!sameCredential && silentMs < this.limits.staleAfterMs) {
+        this.stats.publishesRefused++;
+        return { ok: false, silentMs, staleAfterMs: this.limits.staleAfterMs };
+      }
+    }
+    this.attachPublisher(publisher);
+    return { ok: true, stream: this };
+  }
+
+  /** Take the path for `publisher` unconditionally (the relay's own outputs). */
   attachPublisher(publisher: StreamPublisher): void {
     const previous = this.publisherRef;
     this.publisherRef = publisher;
+    this.lastMediaAtMs = Date.now();
     this.stats.publishers++;
     this.resetCaches();
     if (previous) {
@@ -118,6 +159,7 @@ export class LiveStream implements PublishedStream {
   }
 
   pushMedia(kind: 'audio' | 'video', timestampMs: number, payload: Buffer): void {
+    this.lastMediaAtMs = Date.now();
     this.stats.framesIn++;
     this.stats.bytesIn += payload.length;
     let isKeyframe = false;
@@ -177,10 +219,10 @@ export class LiveStream implements PublishedStream {
 /** All live paths of one server: the hub its sessions publish to and play from. */
 export class LiveStreamRegistry implements StreamHub {
   private readonly streams = new Map<string, LiveStream>();
-  private readonly limits: GopCacheLimits;
+  private readonly limits: LiveStreamOptions;
 
-  constructor(limits: Partial<GopCacheLimits> = {}) {
-    this.limits = { ...DEFAULT_GOP_CACHE_LIMITS, ...limits };
+  constructor(limits: Partial<LiveStreamOptions> = {}) {
+    this.limits = { ...DEFAULT_LIVE_STREAM_OPTIONS, ...limits };
   }
 
   get(path: string): LiveStream | undefined {
@@ -197,6 +239,14 @@ export class LiveStreamRegistry implements StreamHub {
     const stream = this.obtain(path);
     stream.attachPublisher(publisher);
     return stream;
+  }
+
+  /** Take the path unless a live publisher holds it ({@link LiveStream.claim}). */
+  claim(path: string, publisher: StreamPublisher): PublishClaim {
+    const stream = this.obtain(path);
+    const claim = stream.claim(publisher);
+    if (!claim.ok) this.release(stream);
+    return claim;
   }
 
   unpublish(path: string, publisher: StreamPublisher): void {

@@ -12,7 +12,7 @@ export interface MetricsSources {
   publishers(): number;
   /** Upstream sessions by state (connecting, live, waiting). */
   upstreamStates(): Record<string, number>;
-  /** Streams by mode (remux, transcode, transcode-refused, transcode-failed). */
+  /** Streams by mode (remux, transcode, transcode-waiting, transcode-failed). */
   modes(): Record<string, number>;
   /** Transcodes running now. */
   transcodesActive(): number;
@@ -57,6 +57,12 @@ export class RelayMetrics {
     labelNames: ['code'],
     registers: [this.registry],
   });
+  readonly connectionsRefused = new Counter({
+    name: 'rinse_rtmp_connections_refused_total',
+    help: 'RTMP connections refused before any session, by code (connection, per-address and rate limits)',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   readonly upstreamReconnects = new Counter({
     name: 'rinse_upstream_reconnects_total',
     help: 'Upstream sessions re-established after a failure',
@@ -65,6 +71,47 @@ export class RelayMetrics {
   readonly publisherReconnects = new Counter({
     name: 'rinse_publisher_reconnects_bridged_total',
     help: 'Publisher reconnects continued on the same upstream session',
+    registers: [this.registry],
+  });
+  readonly upstreamStalls = new Counter({
+    name: 'rinse_upstream_stalls_total',
+    help: 'Upstream sessions given up because the receiver stopped acknowledging',
+    registers: [this.registry],
+  });
+  readonly upstreamOutage = new Histogram({
+    name: 'rinse_upstream_outage_seconds',
+    help: 'From an upstream session lost to the next one publishing',
+    buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly upstreamReplayedFrames = new Counter({
+    name: 'rinse_upstream_replayed_frames_total',
+    help: 'Frames a new upstream session was sent from the outage buffer',
+    registers: [this.registry],
+  });
+  /** The upstreams whose outage buffers rinse_upstream_buffered_bytes sums at scrape time. */
+  readonly upstreamBuffers = new Set<{ readonly buffered: { readonly bytes: number } }>();
+  readonly fileWriteFailures = new Counter({
+    name: 'rinse_file_write_failures_total',
+    help: 'Recordings and captures closed early by a write error, by kind and error code',
+    labelNames: ['kind', 'code'],
+    registers: [this.registry],
+  });
+  readonly tlsHandshakeFailures = new Counter({
+    name: 'rinse_tls_handshake_failures_total',
+    help: 'RTMPS connections that failed or timed out in the TLS handshake, by code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly tlsReloads = new Counter({
+    name: 'rinse_tls_reloads_total',
+    help: 'RTMPS certificate reloads after a file change, by result (reloaded, failed) and error code',
+    labelNames: ['result', 'code'],
+    registers: [this.registry],
+  });
+  readonly tlsCertNotAfter = new Gauge({
+    name: 'rinse_tls_cert_not_after_seconds',
+    help: 'End of validity of the RTMPS certificate in use, Unix time (alert before it passes)',
     registers: [this.registry],
   });
   readonly addedLatency = new Histogram({
@@ -78,6 +125,17 @@ export class RelayMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'rinse_process_' });
     registerTrafficCounters(this.registry, this.traffic);
     registerStateGauges(this.registry, sources);
+    const buffers = this.upstreamBuffers;
+    new Gauge({
+      name: 'rinse_upstream_buffered_bytes',
+      help: 'Bytes held in upstream outage buffers',
+      registers: [this.registry],
+      collect() {
+        let bytes = 0;
+        for (const b of buffers) bytes += b.buffered.bytes;
+        this.set(bytes);
+      },
+    });
   }
 }
 
@@ -155,7 +213,7 @@ function registerStateGauges(registry: Registry, sources: MetricsSources): void 
     registers: [registry],
     collect() {
       this.reset();
-      for (const mode of ['remux', 'transcode', 'transcode-refused', 'transcode-failed'])
+      for (const mode of ['remux', 'transcode', 'transcode-waiting', 'transcode-failed'])
         this.set({ mode }, sources.modes()[mode] ?? 0);
     },
   });

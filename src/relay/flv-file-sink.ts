@@ -1,7 +1,9 @@
 /**
  * An FLV file written as tags arrive (captures of incoming streams, local recordings).
  * Written to `<name>.partial` and renamed when closed, so a file without the suffix is
- * always complete. Write errors are reported once and stop the sink, never the stream.
+ * always complete. A write error (a full disk: ENOSPC) closes the file where it stands, is
+ * logged and reported once (`onWriteFailed`, for the metrics), and stops the sink, never the
+ * stream: what was written stays as the `.partial`.
  */
 import { createWriteStream, mkdirSync, renameSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -11,27 +13,33 @@ import { FlvFileWriter } from '../flv/flv-writer.js';
 export class FlvFileSink {
   readonly path: string;
   private readonly partial: string;
-  private readonly stream: WriteStream;
+  private readonly stream: WriteStream | null;
   private readonly writer: FlvFileWriter;
   private readonly log: Logger;
+  private readonly onWriteFailed: (code: string) => void;
   private failed = false;
   private closed = false;
   tags = 0;
 
-  constructor(dir: string, name: string, logger: Logger) {
-    mkdirSync(dir, { recursive: true });
+  /** `onWriteFailed` is told the error code (ENOSPC, EACCES...) once, when the file stops. */
+  constructor(dir: string, name: string, logger: Logger, onWriteFailed: (code: string) => void = () => {}) {
     this.path = join(dir, name);
     this.partial = `${this.path}.partial`;
     this.log = logger;
-    this.stream = createWriteStream(this.partial);
-    this.stream.on('error', (err) => {
-      if (this.failed) return;
-      this.failed = true;
-      this.log.error({ err: err.message, file: this.path }, 'file write failed: this file stops here');
-    });
+    this.onWriteFailed = onWriteFailed;
+    let stream: WriteStream | null = null;
+    try {
+      mkdirSync(dir, { recursive: true });
+      stream = createWriteStream(this.partial);
+      // The stream closes its descriptor itself after an error (autoDestroy).
+      stream.on('error', (err) => this.fail(err));
+    } catch (err) {
+      this.fail(err as Error);
+    }
+    this.stream = stream;
     this.writer = new FlvFileWriter(
       (bytes) => {
-        if (!this.failed) this.stream.write(bytes);
+        if (!this.failed) this.stream?.write(bytes);
       },
       { hasAudio: true, hasVideo: true },
     );
@@ -51,13 +59,25 @@ export class FlvFileSink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    const stream = this.stream;
+    if (stream !== null) await new Promise<void>((resolve) => stream.end(() => resolve()));
     if (this.failed) return;
     try {
       renameSync(this.partial, this.path);
     } catch (err) {
       this.log.error({ err: (err as Error).message, file: this.path }, 'file rename failed');
     }
+  }
+
+  private fail(err: NodeJS.ErrnoException): void {
+    if (this.failed) return;
+    this.failed = true;
+    const code = err.code ?? 'UNKNOWN';
+    this.log.error(
+      { code, err: err.message, file: this.partial, tags: this.tags },
+      'file write failed: this file stops here',
+    );
+    this.onWriteFailed(code);
   }
 }
 

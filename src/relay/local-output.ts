@@ -25,6 +25,8 @@ export class LocalOutput implements StreamPublisher {
     recordingsDir: string | null;
     fileName: string;
     logger: Logger;
+    /** The recording stopped on a write error (its code). */
+    onWriteFailed?: (code: string) => void;
   }) {
     this.registry = opts.registry;
     this.playPath = opts.playPath;
@@ -32,7 +34,7 @@ export class LocalOutput implements StreamPublisher {
     this.recording =
       opts.recordingsDir === null
         ? null
-        : new FlvFileSink(opts.recordingsDir, `${opts.fileName}-${fileStamp()}.flv`, opts.logger);
+        : new FlvFileSink(opts.recordingsDir, `${opts.fileName}-${fileStamp()}.flv`, opts.logger, opts.onWriteFailed);
   }
 
   get recordingPath(): string | null {

@@ -31,30 +31,12 @@ import { LocalOutput } from './local-output.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
 import type { RelayMetrics } from '../metrics/relay-metrics.js';
 import { RepairKind } from '../fixer/repairs.js';
-import { redactUrl } from '../rtmp/rtmp-url.js';
-import { signedDelta32 } from '../media/timestamps.js';
 import { tagTypeOf, type MediaTag } from '../media/tag-kinds.js';
 import { TrafficMeter } from './traffic-meter.js';
+import { PublishFigures, describeStream, type StreamDescription } from './stream-description.js';
+import { upstreamEvents } from './upstream-metrics.js';
 
-/** Per-stream JSON for the HTTP API. */
-export interface StreamDescription {
-  userId: string;
-  streamId: string;
-  path: string;
-  publisher: { sessionId: string; address: string | null; since: string } | null;
-  publishes: number;
-  video: StreamFixer['mediaInfo']['video'];
-  audio: StreamFixer['mediaInfo']['audio'];
-  bitrateKbps: number | null;
-  gopSeconds: number | null;
-  mode: StreamMode;
-  modeReason: string | null;
-  repairs: StreamFixer['repairs'];
-  destination:
-    | { kind: 'rtmp'; url: string; state: string; connects: number }
-    | { kind: 'local'; playPath: string; recording: string | null };
-  stalls: number;
-}
+export type { StreamDescription } from './stream-description.js';
 
 export interface RelaySessionOptions {
   /** How long the upstream stays open after the publisher left, in ms. */
@@ -124,11 +106,7 @@ export class RelaySession implements StreamSubscriber {
   private decisionLogged = false;
   private readonly metrics: RelayMetrics | undefined;
   private readonly meter: TrafficMeter | null;
-  private publisherSince: Date | null = null;
-  private publishStartedMs = 0;
-  private publishBytes = 0;
-  private lastKeyframeTs: number | null = null;
-  private lastGopMs: number | null = null;
+  private readonly figures: PublishFigures;
 
   constructor(opts: {
     path: StreamPath;
@@ -149,6 +127,7 @@ export class RelaySession implements StreamSubscriber {
     this.log = this.baseLog;
     this.metrics = opts.metrics;
     this.meter = opts.metrics ? new TrafficMeter(opts.metrics) : null;
+    this.figures = new PublishFigures(opts.metrics);
     this.fixer = new StreamFixer(
       (tag) => (this.fallback ? this.fallback.push(tag) : this.toDestination(tag)),
       { ...opts.options.fixer, seamReady: true },
@@ -161,22 +140,18 @@ export class RelaySession implements StreamSubscriber {
             logger: this.log,
             options: opts.options.fallback,
             slots: opts.slots,
+            userId: opts.path.userId,
             frameMs: () => this.fixer.videoFrameDurationMs,
           })
         : null;
     if (opts.destination.kind === 'rtmp') {
-      const metrics = opts.metrics;
       this.output = new Upstream({
         ...opts.options.upstream,
         url: opts.destination.url,
         logger: this.log,
-        events: {
-          onConnected: (connects) => {
-            if (connects > 1) metrics?.upstreamReconnects.inc();
-          },
-          onDropped: (reason) => metrics?.framesDropped.inc({ reason }),
-        },
+        ...(opts.metrics ? { events: upstreamEvents(opts.metrics) } : {}),
       });
+      opts.metrics?.upstreamBuffers.add(this.output);
     } else {
       this.output = new LocalOutput({
         registry: opts.registry,
@@ -184,6 +159,7 @@ export class RelaySession implements StreamSubscriber {
         recordingsDir: opts.options.recordingsDir,
         fileName: `${opts.path.userId}-${opts.path.streamId}`,
         logger: this.log,
+        onWriteFailed: (code) => opts.metrics?.fileWriteFailures.inc({ kind: 'recording', code }),
       });
     }
     const checkMs = Math.max(50, Math.min(1000, Math.floor(opts.options.stallMs / 4)));
@@ -202,7 +178,7 @@ export class RelaySession implements StreamSubscriber {
     const forced =
       opts.options.transcode === 'always' ||
       opts.options.transcodeStreams.includes(`${opts.path.userId}/${opts.path.streamId}`);
-    if (forced) this.fallback?.startTranscode('forced by configuration');
+    if (forced) this.fallback?.startTranscode('forced by configuration', true);
     this.registry.subscribe(opts.path.path, this);
   }
 
@@ -248,10 +224,7 @@ export class RelaySession implements StreamSubscriber {
       this.graceTimer = null;
     }
     const publisher = this.registry.get(this.path.path)?.publisher;
-    this.publisherSince = new Date();
-    this.publishStartedMs = Date.now();
-    this.publishBytes = 0;
-    this.lastKeyframeTs = null;
+    this.figures.publishStarted();
     if (publisher) {
       // Every line about this stream from now on names the publishing session too.
       this.log = this.baseLog.child({ session: publisher.id });
@@ -260,6 +233,7 @@ export class RelaySession implements StreamSubscriber {
       this.log.info({ remote: publisher.remoteAddress }, 'publisher attached');
     }
     this.upstream?.start();
+    this.fallback?.publisherStarted();
     if (this.stats.publishes > 1) {
       this.metrics?.publisherReconnects.inc();
       this.fixer.newPublish();
@@ -272,6 +246,7 @@ export class RelaySession implements StreamSubscriber {
         this.options.captureDir,
         `${this.path.userId}-${this.path.streamId}-${fileStamp()}-${this.stats.publishes}.flv`,
         this.log,
+        (code) => this.metrics?.fileWriteFailures.inc({ kind: 'capture', code }),
       );
     }
   }
@@ -286,8 +261,9 @@ export class RelaySession implements StreamSubscriber {
       this.lastMediaAtMs = Date.now();
       this.stats.framesIn++;
       this.stats.bytesIn += frame.payload.length;
-      this.publishBytes += frame.payload.length;
-      if (frame.kind === 'video' && frame.isKeyframe && !frame.isSequenceHeader) this.onKeyframeIn(frame.timestampMs);
+      this.figures.frameIn(frame.payload.length);
+      if (frame.kind === 'video' && frame.isKeyframe && !frame.isSequenceHeader)
+        this.figures.keyframeIn(frame.timestampMs);
     }
     const tag: MediaTag = { tagType, timestampMs: frame.timestampMs, data: frame.payload };
     this.meter?.pushing(arrivedAt);
@@ -304,6 +280,7 @@ export class RelaySession implements StreamSubscriber {
     if (this.ending || !this.publishing) return;
     this.publishing = false;
     this.fixer.flush();
+    this.fallback?.publisherEnded(TRANSCODE_DRAIN_MS);
     const capture = this.capture;
     this.capture = null;
     if (capture)
@@ -332,6 +309,7 @@ export class RelaySession implements StreamSubscriber {
       this.capture = null;
       await this.fallback?.close(drainMs);
       await this.output.close();
+      if (this.output instanceof Upstream) this.metrics?.upstreamBuffers.delete(this.output);
       this.log.info(
         {
           reason,
@@ -379,18 +357,6 @@ export class RelaySession implements StreamSubscriber {
     publisher.endStalled(silentMs);
   }
 
-  /** The publisher's GOP, for the API and the keyframe-interval histogram. */
-  private onKeyframeIn(timestampMs: number): void {
-    if (this.lastKeyframeTs !== null) {
-      const gapMs = signedDelta32(timestampMs, this.lastKeyframeTs);
-      if (gapMs > 0) {
-        this.lastGopMs = gapMs;
-        this.metrics?.keyframeInterval.observe(gapMs / 1000);
-      }
-    }
-    this.lastKeyframeTs = timestampMs;
-  }
-
   /** Everything bound for the destination passes here (remuxed or transcoded). */
   private toDestination(tag: MediaTag): void {
     this.meter?.left(tag);
@@ -399,45 +365,23 @@ export class RelaySession implements StreamSubscriber {
 
   /** Per-stream state for the HTTP API. */
   describe(): StreamDescription {
-    const publisher = this.registry.get(this.path.path)?.publisher ?? null;
-    const info = this.fixer.mediaInfo;
-    const seconds = (Date.now() - this.publishStartedMs) / 1000;
     const upstream = this.upstream;
-    return {
-      userId: this.path.userId,
-      streamId: this.path.streamId,
-      path: this.path.path,
-      publisher:
-        publisher && this.publishing
-          ? {
-              sessionId: publisher.id,
-              address: publisher.remoteAddress ?? null,
-              since: (this.publisherSince ?? new Date()).toISOString(),
-            }
-          : null,
+    return describeStream({
+      path: this.path,
+      publisher: this.registry.get(this.path.path)?.publisher ?? null,
+      publishing: this.publishing,
       publishes: this.stats.publishes,
-      video: info.video,
-      audio: info.audio,
-      bitrateKbps: this.publishing && seconds > 0.5 ? Math.round((this.publishBytes * 8) / seconds / 1000) : null,
-      gopSeconds: this.lastGopMs === null ? null : this.lastGopMs / 1000,
-      mode: this.mode.mode,
-      modeReason: this.mode.reason,
-      repairs: this.fixer.repairs,
-      destination:
-        upstream !== null
-          ? {
-              kind: 'rtmp',
-              url: redactUrl(this.destination.kind === 'rtmp' ? this.destination.url : ''),
-              state: upstream.stateName,
-              connects: upstream.stats.connects,
-            }
-          : {
-              kind: 'local',
-              playPath: this.destination.kind === 'local' ? this.destination.playPath : '',
-              recording: (this.output as LocalOutput).recordingPath,
-            },
       stalls: this.stats.stalls,
-    };
+      figures: this.figures,
+      fixer: this.fixer,
+      mode: this.mode,
+      destinationUrl: this.destination.kind === 'rtmp' ? this.destination.url : null,
+      upstream,
+      local:
+        this.output instanceof LocalOutput
+          ? { playPath: this.output.playPath, recording: this.output.recordingPath }
+          : null,
+    });
   }
 
   private onRepair(r: RepairRecord): void {

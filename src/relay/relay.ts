@@ -8,7 +8,7 @@ import type { LiveStreamRegistry } from '../live/live-streams.js';
 import type { PublishDecision, PublishRequest } from '../rtmp/session-context.js';
 import type { DestinationResolver } from './destination.js';
 import type { RelayMetrics } from '../metrics/relay-metrics.js';
-import { TranscodeSlots } from '../fallback/fallback-switch.js';
+import { TranscodeSlots } from '../fallback/transcode-slots.js';
 import { RelaySession, type RelaySessionOptions } from './relay-session.js';
 
 /** Concurrent libx264 transcodes: each costs many remuxed streams' CPU, so they are capped. */

@@ -163,6 +163,16 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     return this.connection.writableLength;
   }
 
+  /** Bytes written to the connection so far, queued ones included. */
+  get bytesWritten(): number {
+    return this.connection.counters.bytesOut;
+  }
+
+  /** Of bytesWritten, how many the server has acknowledged; null until its first Acknowledgement. */
+  get bytesAcknowledged(): number | null {
+    return this.connection.bytesAcknowledged;
+  }
+
   /**
    * createStream + play(streamName). Resolves on NetStream.Play.Start; from then on (and
    * for anything the server sends right after it) `onFrame` gets every audio, video and

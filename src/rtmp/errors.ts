@@ -57,6 +57,14 @@ export const RtmpErrorCode = {
   TRUNCATED: 'ERR_RTMP_TRUNCATED',
   /** A server response that the client cannot use (bad _result, rejected publish). */
   PEER_REJECTED: 'ERR_RTMP_PEER_REJECTED',
+  /** A publish without a valid token (missing, malformed, wrong or expired) where tokens are required. */
+  PUBLISH_UNAUTHORIZED: 'ERR_RTMP_PUBLISH_UNAUTHORIZED',
+  /** A publish on a path whose publisher is live (sending media, another token). */
+  PUBLISH_BUSY: 'ERR_RTMP_PUBLISH_BUSY',
+  /** One address holds the configured number of concurrent connections. */
+  ADDRESS_LIMIT: 'ERR_RTMP_ADDRESS_LIMIT',
+  /** One address opened more new connections in a second than configured. */
+  ADDRESS_RATE: 'ERR_RTMP_ADDRESS_RATE',
   /** A publisher stayed connected but sent no media for the configured stall time. */
   PUBLISH_STALLED: 'ERR_RTMP_PUBLISH_STALLED',
   /** A bug in rinse, not in the peer: the session is closed, the process goes on. */

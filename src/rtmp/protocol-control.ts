@@ -22,6 +22,8 @@ export class ProtocolControl {
   /** The peer's window: acknowledge each time this many bytes have arrived. */
   private peerWindowAckBytes = DEFAULT_WINDOW_ACK_BYTES;
   private bytesAtLastAck = 0;
+  /** The sequence number (bytes received, mod 2^32) of the peer's latest Acknowledgement; null before its first. */
+  peerAcknowledged: number | null = null;
 
   /** `onUserControl` gets every user control event but ping requests, which are answered here. */
   constructor(
@@ -37,8 +39,12 @@ export class ProtocolControl {
     switch (message.typeId) {
       case MessageType.SET_CHUNK_SIZE:
       case MessageType.ABORT:
+        return true; // applied by the chunk parser
       case MessageType.ACKNOWLEDGEMENT:
-        return true; // applied by the chunk parser, or nothing to do
+        // Kept so a sender can tell a peer that stopped reading from a slow one; a short one
+        // is ignored as before (publishers' acknowledgements were never checked).
+        if (message.payload.length >= 4) this.peerAcknowledged = message.payload.readUInt32BE(0);
+        return true;
       case MessageType.WINDOW_ACK_SIZE: {
         const window = parseUint32Body(message.payload, 'Window Acknowledgement Size');
         if (window === 0) throw new RtmpError(RtmpErrorCode.CONTROL_MESSAGE, 'Window Acknowledgement Size 0');

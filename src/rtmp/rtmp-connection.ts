@@ -99,6 +99,8 @@ export class RtmpConnection {
   private graceTimer: NodeJS.Timeout | null = null;
   /** Input is ignored and no handler is called once the owner shut the connection down. */
   private shut = false;
+  /** counters.bytesOut when the handshake was done: a peer counts what it acknowledges from there. */
+  private bytesOutAtHandshake = 0;
 
   constructor(options: RtmpConnectionOptions) {
     this.socket = options.socket;
@@ -146,6 +148,20 @@ export class RtmpConnection {
   /** Bytes queued in the socket, not yet taken by the kernel (for backpressure decisions). */
   get writableLength(): number {
     return this.socket.writableLength;
+  }
+
+  /**
+   * Of counters.bytesOut, how many the peer has acknowledged (§5.4.3); null until its first
+   * Acknowledgement. Its 32-bit sequence number counts from the end of the handshake and wraps.
+   */
+  get bytesAcknowledged(): number | null {
+    const sequence = this.control.peerAcknowledged;
+    if (sequence === null) return null;
+    const sent = this.counters.bytesOut - this.bytesOutAtHandshake;
+    const behind = (sent - sequence) % 2 ** 32;
+    const unacked = behind < 0 ? behind + 2 ** 32 : behind;
+    // Over 2 GiB "behind" means the peer counted more than we sent (it counts the handshake too).
+    return this.bytesOutAtHandshake + (unacked > 2 ** 31 ? sent : sent - unacked);
   }
 
   /** Client side: the TCP (or TLS) connection is up; send C0+C1. */
@@ -234,6 +250,7 @@ export class RtmpConnection {
         const rest = this.handshake.push(data);
         if (rest === undefined) return;
         this.clearHandshakeTimer();
+        this.bytesOutAtHandshake = this.counters.bytesOut;
         this.handler.onHandshakeDone?.(this.handshake.mode);
         if (rest.length > 0 && !this.shut) this.parser.push(rest);
       } else {

@@ -12,7 +12,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Amf0Value } from '../media/amf0.js';
-import { Amf0Reader } from '../media/amf0-reader.js';
 import { encodeAmf0 } from '../media/amf0-writer.js';
 import type { MediaFrame, TagKind } from '../media/tag-kinds.js';
 import type { OutgoingMessage } from './chunk-writer.js';
@@ -27,14 +26,14 @@ import {
 import { RtmpError, RtmpErrorCode, asRtmpError } from './errors.js';
 import { ChunkStreamId, DEFAULT_OUT_CHUNK_SIZE, DEFAULT_WINDOW_ACK_BYTES, MessageType } from './message-types.js';
 import { CommandDeadlines } from './command-deadlines.js';
+import { CONNECT_SUCCESS, readConnectCommand, type ConnectRequest } from './connect-command.js';
+import { metadataBody } from './metadata-message.js';
+import { admitPublish, checkPublishToken, type PublishAdmission } from './publish-admission.js';
 import { PlaySubscriber, type PlayerSink } from './play-subscriber.js';
 import { RtmpConnection, type RtmpCommand, type RtmpConnectionHandler } from './rtmp-connection.js';
 import { newSessionStats, type SessionCloseInfo, type SessionContext, type SessionStats } from './session-context.js';
 import type { PublishedStream, StreamPublisher, StreamSubscriber } from './stream-hub.js';
-import { normaliseApp, resolveStreamPath, type StreamPath } from './stream-path.js';
-
-/** `@setDataFrame` wrapper that publishers put before onMetaData. */
-const SET_DATA_FRAME = '@setDataFrame';
+import { resolveStreamPath, type StreamPath } from './stream-path.js';
 
 type StreamRole =
   | { role: 'idle' }
@@ -56,6 +55,9 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
   private readonly onClose: (info: SessionCloseInfo) => void;
   private nextStreamId = 1;
   private app: string | null = null;
+  private connectRequest: ConnectRequest | null = null;
+  /** The digest of the publish token this session presented (StreamPublisher). */
+  credential: string | undefined;
   private closed = false;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly deadlines: CommandDeadlines;
@@ -100,8 +102,11 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
     this.close(RtmpErrorCode.PUBLISH_STALLED, `no media for ${silentMs} ms`);
   }
 
-  /** End the session (idempotent). `code` marks an error ending. */
-  close(code: string | undefined, reason: string): void {
+  /**
+   * End the session (idempotent). `code` marks an error ending; such a socket is destroyed
+   * at once unless `how` is 'end' (a refusal whose answer the peer should read).
+   */
+  close(code: string | undefined, reason: string, how: 'end' | 'destroy' = code ? 'destroy' : 'end'): void {
     if (this.closed) return;
     this.closed = true;
     this.deadlines.clear();
@@ -110,7 +115,7 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
     for (const streamId of [...this.streams.keys()]) this.releaseStream(streamId);
     this.streams.clear();
     // An orderly end still destroys a peer that never reads, after a grace period.
-    this.connection.shutdown(code ? 'destroy' : 'end');
+    this.connection.shutdown(how);
     const info: SessionCloseInfo = code
       ? { id: this.id, remote: this.remoteAddress, code, reason }
       : { id: this.id, remote: this.remoteAddress, reason };
@@ -236,17 +241,8 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
 
   private onConnect(transactionId: number, commandObject: Amf0Value): void {
     if (this.app !== null) throw new RtmpError(RtmpErrorCode.COMMAND_STATE, 'connect on a connected session');
-    if (
-      commandObject === null ||
-      typeof commandObject !== 'object' ||
-      Array.isArray(commandObject) ||
-      commandObject instanceof Date
-    ) {
-      throw new RtmpError(RtmpErrorCode.COMMAND_INVALID, 'connect without a command object');
-    }
-    const props = commandObject as Record<string, Amf0Value>;
-    const app = typeof props.app === 'string' ? normaliseApp(props.app) : '';
-    const appHead = app.split('/')[0] ?? '';
+    const request = readConnectCommand(commandObject);
+    const { app, appHead } = request;
     const known = this.ctx.publishApps.includes(appHead) || this.ctx.playApps.includes(appHead);
     if (!known) {
       this.sendCommand(0, '_error', transactionId, null, {
@@ -259,22 +255,12 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
       return;
     }
     this.app = app;
+    this.connectRequest = request;
     this.deadlines.connected();
     this.send(CONTROL_CSID, windowAckSizeMessage(DEFAULT_WINDOW_ACK_BYTES));
     this.send(CONTROL_CSID, setPeerBandwidthMessage(DEFAULT_WINDOW_ACK_BYTES, PeerBandwidthLimit.DYNAMIC));
     this.connection.setOutChunkSize(DEFAULT_OUT_CHUNK_SIZE);
-    this.sendCommand(
-      0,
-      '_result',
-      transactionId,
-      { fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1 },
-      {
-        level: 'status',
-        code: 'NetConnection.Connect.Success',
-        description: 'Connection succeeded.',
-        objectEncoding: 0,
-      },
-    );
+    this.sendCommand(0, '_result', transactionId, ...CONNECT_SUCCESS);
     this.log.debug({ rtmpApp: appHead }, 'connected');
   }
 
@@ -309,38 +295,44 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
     this.deadlines.clear();
     const resolved = typeof name === 'string' ? resolveStreamPath(this.app ?? '', name, this.ctx.publishApps) : null;
     if (resolved === null) {
-      this.rejectPublish(streamId, 'stream path must be app/userId/streamId');
+      this.rejectPublish(streamId, null, 'stream path must be app/userId/streamId');
       return;
     }
-    const authorize = this.ctx.authorizePublish;
-    if (authorize === undefined) {
-      this.startPublish(streamId, resolved);
+    const url = { name: String(name), app: this.connectRequest?.rawApp ?? '', tcUrl: this.connectRequest?.tcUrl ?? '' };
+    const token = checkPublishToken(this.ctx.publishSecrets, resolved.path, url);
+    if (!token.ok) {
+      this.rejectPublish(streamId, token.code, token.reason, resolved);
       return;
     }
+    this.credential = token.credential;
     this.streams.set(streamId, { role: 'authorizing', path: resolved.path });
-    authorize({ path: resolved, sessionId: this.id, remote: this.remoteAddress }).then(
-      (decision) => {
-        if (this.closed || this.streams.get(streamId)?.role !== 'authorizing') return;
-        if (decision.ok) this.startPublish(streamId, resolved);
-        else this.rejectPublish(streamId, decision.reason);
-      },
-      (err: unknown) => {
-        if (this.closed) return;
-        this.log.error({ err }, 'publish authorization failed');
-        this.rejectPublish(streamId, 'publish authorization failed');
-      },
-    );
+    const request = { path: resolved, sessionId: this.id, remote: this.remoteAddress };
+    const gone = (): boolean => this.closed || this.streams.get(streamId)?.role !== 'authorizing';
+    const decide = (admission: PublishAdmission): void => {
+      if (gone()) return;
+      if (admission.ok) this.startPublish(streamId, resolved, admission.stream);
+      else this.rejectPublish(streamId, admission.code, admission.reason, resolved);
+    };
+    const admission = admitPublish(this.ctx, request, this, gone);
+    if (!(admission instanceof Promise)) return decide(admission);
+    admission.then(decide, (err: unknown) => {
+      if (this.closed) return;
+      this.log.error({ err }, 'publish authorization failed');
+      this.rejectPublish(streamId, null, 'publish authorization failed', resolved);
+    });
   }
 
-  private rejectPublish(streamId: number, reason: string): void {
+  /** Answer BadName and end the session; a coded refusal is logged and counted under its code. */
+  private rejectPublish(streamId: number, code: string | null, reason: string, path?: StreamPath): void {
     this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', reason);
-    this.log.info({ reason }, 'publish rejected');
-    this.close(undefined, `publish rejected: ${reason}`);
+    const fields = path ? { code, reason, path: path.path } : { code, reason };
+    if (code) this.log.warn(fields, 'publish refused');
+    else this.log.info(fields, 'publish rejected');
+    this.close(code ?? undefined, `publish rejected: ${reason}`, 'end');
   }
 
-  private startPublish(streamId: number, resolved: StreamPath): void {
+  private startPublish(streamId: number, resolved: StreamPath, live: PublishedStream): void {
     this.log = this.log.child({ userId: resolved.userId, streamId: resolved.streamId });
-    const live = this.ctx.hub.publish(resolved.path, this);
     this.streams.set(streamId, { role: 'publish', path: resolved.path, live });
     this.send(CONTROL_CSID, streamBeginMessage(streamId));
     this.sendStatus(streamId, 'status', 'NetStream.Publish.Start', `${resolved.path} is now published`);
@@ -390,17 +382,8 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
   private onDataMessage(streamId: number, timestampMs: number, payload: Buffer): void {
     const role = this.streams.get(streamId);
     if (role?.role !== 'publish') return; // |RtmpSampleAccess and friends from players
-    const reader = new Amf0Reader(payload);
-    let name = reader.readValue();
-    let bodyStart = 0;
-    if (name === SET_DATA_FRAME) {
-      bodyStart = reader.offset;
-      name = reader.readValue();
-    }
-    if (name !== 'onMetaData') return;
-    // Validate the rest, then keep the original bytes from "onMetaData" on.
-    while (reader.remaining > 0) reader.readValue();
-    role.live.pushMetadata(timestampMs, payload.subarray(bodyStart));
+    const body = metadataBody(payload);
+    if (body !== null) role.live.pushMetadata(timestampMs, body);
   }
 
   private onAudioVideo(kind: 'audio' | 'video', streamId: number, timestampMs: number, payload: Buffer): void {

@@ -35,6 +35,11 @@ export interface SessionContext {
    * NetStream.Publish.BadName and ends the session; until the answer, media is not accepted.
    */
   readonly authorizePublish?: (request: PublishRequest) => Promise<PublishDecision>;
+  /**
+   * Secrets a publish token may be signed with (several during a rotation). Empty or absent:
+   * local mode, publish needs no token.
+   */
+  readonly publishSecrets?: readonly string[];
   /** Told each time a player's frame is dropped because the player cannot keep up. */
   readonly onPlayerFrameDropped?: () => void;
   /** Apps a client may publish to. */

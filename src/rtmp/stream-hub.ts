@@ -20,6 +20,11 @@ export interface StreamPublisher {
   readonly id: string;
   /** The peer's address:port, when it is a network publisher. */
   readonly remoteAddress?: string;
+  /**
+   * A digest of the publish token it presented (never the token): a new publish with the
+   * same one may replace it at once, as the same device reconnecting.
+   */
+  readonly credential?: string;
   /** Called when a newer publisher takes the path over. */
   replaced(byId: string): void;
   /** End the publisher's connection (a silent stall): it is expected to reconnect. */
@@ -34,9 +39,16 @@ export interface PublishedStream {
   pushMedia(kind: 'audio' | 'video', timestampMs: number, payload: Buffer): void;
 }
 
+/** A publish's claim on a path: granted, or refused because a live publisher holds it. */
+export type PublishClaim =
+  { ok: true; stream: PublishedStream } | { ok: false; silentMs: number; staleAfterMs: number };
+
 export interface StreamHub {
-  /** Take the path for `publisher`; a previous publisher is told it was replaced. */
-  publish(path: string, publisher: StreamPublisher): PublishedStream;
+  /**
+   * Take the path unless a live publisher holds it: the current one is replaced (and told)
+   * only when it has sent no media for the stale time or shares the newcomer's credential.
+   */
+  claim(path: string, publisher: StreamPublisher): PublishClaim;
   unpublish(path: string, publisher: StreamPublisher): void;
   /** Attach a subscriber; it waits on the path when nobody publishes yet. */
   subscribe(path: string, subscriber: StreamSubscriber): void;

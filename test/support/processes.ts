@@ -121,6 +121,11 @@ export async function startRinse(
   return proc;
 }
 
+/** The API port a `rinse serve --api-port 0` chose, from its log. */
+export async function apiPortOf(relay: Pick<RinseProcess, 'waitForLog'>): Promise<number> {
+  return Number((await relay.waitForLog((l) => l.msg === 'api listening', 'the API')).port);
+}
+
 export interface ToolRun {
   code: number | null;
   stdout: string;

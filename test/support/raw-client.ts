@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import type { Amf0Value } from '../../src/media/amf0.js';
+import { decodeAmf0 } from '../../src/media/amf0-reader.js';
 import { encodeAmf0 } from '../../src/media/amf0-writer.js';
 import { ChunkWriter, type OutgoingMessage } from '../../src/rtmp/chunk-writer.js';
 import { ChunkParser } from '../../src/rtmp/chunk-parser.js';
@@ -34,8 +35,9 @@ export class RawClient {
     });
   }
 
-  static async open(port: number): Promise<RawClient> {
-    const socket = connect({ host: '127.0.0.1', port });
+  /** Connect to 127.0.0.1:`port`, from `localAddress` (another loopback address plays another host). */
+  static async open(port: number, localAddress?: string): Promise<RawClient> {
+    const socket = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
     await once(socket, 'connect');
     return new RawClient(socket);
   }
@@ -76,8 +78,32 @@ export class RawClient {
     this.send(3, { typeId: MessageType.COMMAND_AMF0, streamId, timestampMs: 0, payload: encodeAmf0(...values) });
   }
 
-  connectApp(app = 'live'): void {
-    this.command(0, 'connect', 1, { app, tcUrl: `rtmp://127.0.0.1/${app}`, flashVer: 'FMLE/3.0', objectEncoding: 0 });
+  connectApp(app = 'live', tcUrl = `rtmp://127.0.0.1/${app}`): void {
+    this.command(0, 'connect', 1, { app, tcUrl, flashVer: 'FMLE/3.0', objectEncoding: 0 });
+  }
+
+  /**
+   * Handshake, connect, releaseStream, FCPublish, createStream, publish `name`; resolves with
+   * the first onStatus (NetStream.Publish.Start or a refusal) and the message stream id.
+   */
+  static async publish(
+    port: number,
+    name: string,
+    connect: { app?: string; tcUrl?: string } = {},
+  ): Promise<{ client: RawClient; status: string; description: string; streamId: number }> {
+    const c = await RawClient.open(port);
+    await c.handshake();
+    c.connectApp(connect.app, connect.tcUrl);
+    await c.waitForMessage(isCommand('_result'), 3000);
+    c.command(0, 'releaseStream', 2, null, name);
+    c.command(0, 'FCPublish', 3, null, name);
+    c.command(0, 'createStream', 4, null);
+    const created = await c.waitForMessage((m) => isCommand('_result')(m) && decodeAmf0(m.payload)[1] === 4, 3000);
+    const streamId = decodeAmf0(created.payload)[3] as number;
+    c.command(streamId, 'publish', 5, null, name, 'live');
+    const status = await c.waitForMessage(isCommand('onStatus'), 5000);
+    const info = decodeAmf0(status.payload)[3] as { code?: string; description?: string };
+    return { client: c, status: info.code ?? '', description: info.description ?? '', streamId };
   }
 
   /** Resolve when the server has closed the connection, or after `timeoutMs`. */
@@ -102,4 +128,16 @@ export class RawClient {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** Matches a command message by name. */
+export const isCommand =
+  (name: string) =>
+  (m: RtmpMessage): boolean =>
+    m.typeId === MessageType.COMMAND_AMF0 && decodeAmf0(m.payload)[0] === name;
+
+/** The `code` of an onStatus message's info object. */
+export function statusCode(m: RtmpMessage): string {
+  const info = decodeAmf0(m.payload)[3] as { code?: string };
+  return info.code ?? '';
 }

@@ -22,7 +22,17 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(limits: Partial<ServerLimits> = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Publish tokens are required when set. */
+  publishSecrets?: readonly string[];
+  /** The hub's stale time for publisher replacement, in ms. */
+  staleAfterMs?: number;
+}
+
+export async function startTestServer(
+  limits: Partial<ServerLimits> = {},
+  options: TestServerOptions = {},
+): Promise<TestServer> {
   const logLines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -32,8 +42,17 @@ export async function startTestServer(limits: Partial<ServerLimits> = {}): Promi
     },
   });
   const logger = createLogger({ level: 'debug', destination: sink });
-  const registry = new LiveStreamRegistry();
-  const server = new RtmpServer({ host: '127.0.0.1', port: 0, hub: registry, logger, limits });
+  const registry = new LiveStreamRegistry(
+    options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {},
+  );
+  const server = new RtmpServer({
+    host: '127.0.0.1',
+    port: 0,
+    hub: registry,
+    logger,
+    limits,
+    ...(options.publishSecrets ? { publishSecrets: options.publishSecrets } : {}),
+  });
   const closed: SessionCloseInfo[] = [];
   server.on('sessionClosed', (info) => closed.push(info));
   const address = await server.listen();
