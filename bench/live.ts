@@ -140,7 +140,7 @@ function track(child: ChildProcess): Promise<void> {
 }
 
 /** `rinse serve` as the bench runs it: on 127.0.0.1:`port`, relaying to `receiver`, quiet. */
-export function serveArgs(port: number, receiver: Receiver): string[] {
+export function serveArgs(port: number, receiver: Pick<Receiver, 'port'>): string[] {
   return [
     'serve',
     '--host',
