@@ -61,16 +61,18 @@ export async function startRinse(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   deadlineMs = 120_000,
+  /** Runs the node command line inside another (e.g. a namespace): gets [node, ...argv], returns what to spawn. */
+  launch: (command: string[]) => string[] = (command) => command,
 ): Promise<RinseProcess> {
   const port = await freePort();
-  const child = spawn(
+  const [file, ...argv] = launch([
     process.execPath,
-    [BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--api-port', '0', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    },
-  );
+    ...[BIN, 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--api-port', '0', ...args],
+  ]) as [string, ...string[]];
+  const child = spawn(file, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const killer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
   killer.unref();
   const lines: Array<Record<string, unknown>> = [];
