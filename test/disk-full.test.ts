@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { fileStamp } from '../src/relay/flv-file-sink.js';
 import { coverageLine, frameCoverage, videoFrames } from './support/frame-coverage.js';
 import { useFixtures } from './support/fixtures.js';
-import { startFfmpeg } from './support/media.js';
+import { startLocalPlayer } from './support/media.js';
 import { metricValue, scrapeMetrics } from './support/metrics-scrape.js';
 import { apiPortOf, expectReceiverClean, freePort, runReplay, startReceiver, startRinse } from './support/processes.js';
 
@@ -71,22 +71,7 @@ describe.skipIf(!existsSync(DEV_FULL))('a full disk (ENOSPC)', () => {
       const apiPort = await apiPortOf(relay);
       const replay = runReplay(fixture('clean-720p30'), `rtmp://127.0.0.1:${relay.port}/live/glasses/full`, 1);
       await relay.waitForLog((l) => l.msg === 'file write failed: this file stops here', 'the write failure');
-      const player = startFfmpeg(
-        [
-          '-loglevel',
-          'error',
-          '-i',
-          `rtmp://127.0.0.1:${relay.port}/clean/glasses/full`,
-          '-c',
-          'copy',
-          '-t',
-          '3',
-          '-f',
-          'flv',
-          played,
-        ],
-        60_000,
-      );
+      const player = startLocalPlayer(relay.port, 'glasses/full', played);
       expectReceiverClean(await player.done, 'player');
       expect((await replay).code).toBe(0);
       await relay.waitForLog((l) => l.msg === 'relay session ended', 'the relay session to end');

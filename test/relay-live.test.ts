@@ -17,7 +17,7 @@ import { decodeAmf0 } from '../src/media/amf0-reader.js';
 import { MessageType, type RtmpMessage } from '../src/rtmp/message-types.js';
 import { expectCloudflareClean } from './support/clean-checks.js';
 import { JUDGES, expectDecodes } from './support/judges.js';
-import { decodeReport, probePackets, startFfmpeg, testEncode, startLivePublisher } from './support/media.js';
+import { decodeReport, probePackets, startLocalPlayer, testEncode, startLivePublisher } from './support/media.js';
 import {
   TEST_CERT,
   TEST_SECRETS,
@@ -331,22 +331,7 @@ describe('relay: live paths', () => {
     try {
       const replay = runReplay(fixture('all-at-once'), `rtmp://127.0.0.1:${relay.port}/live/glasses/local`, 1);
       await relay.waitForLog((l) => l.msg === 'publish started', 'the publish');
-      const player = startFfmpeg(
-        [
-          '-loglevel',
-          'error',
-          '-i',
-          `rtmp://127.0.0.1:${relay.port}/clean/glasses/local`,
-          '-c',
-          'copy',
-          '-t',
-          '3',
-          '-f',
-          'flv',
-          played,
-        ],
-        60_000,
-      );
+      const player = startLocalPlayer(relay.port, 'glasses/local', played);
       expectReceiverClean(await player.done, 'player');
       expect((await replay).code).toBe(0);
       await relay.waitForLog((l) => l.msg === 'relay session ended', 'the relay session to end');

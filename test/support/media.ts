@@ -39,6 +39,12 @@ export function startLivePublisher(source: string, url: string, timeoutMs = 60_0
   return startFfmpeg(['-loglevel', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', url], timeoutMs);
 }
 
+/** ffmpeg playing rinse's cleaned stream `clean/{userId}/{streamId}` for `seconds` into `out` (local mode). */
+export function startLocalPlayer(rtmpPort: number, userStream: string, out: string, seconds = 3): FfmpegProcess {
+  const url = `rtmp://127.0.0.1:${rtmpPort}/clean/${userStream}`;
+  return startFfmpeg(['-loglevel', 'error', '-i', url, '-c', 'copy', '-t', String(seconds), '-f', 'flv', out], 60_000);
+}
+
 export function startFfmpeg(args: string[], timeoutMs = 60_000): FfmpegProcess {
   const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const err: Buffer[] = [];
