@@ -10,7 +10,7 @@ import { ChunkWriter } from '../src/rtmp/chunk-writer.js';
 import { RtmpErrorCode } from '../src/rtmp/errors.js';
 import { MessageType } from '../src/rtmp/message-types.js';
 import { startGoodPublisher, type GoodPublisher } from './support/good-publisher.js';
-import { RawClient } from './support/raw-client.js';
+import { RawClient, trickle } from './support/raw-client.js';
 import { startTestServer, waitFor, type TestServer } from './support/server.js';
 
 const LIMITS = {
@@ -82,19 +82,10 @@ describe('floods from one address leave a good publisher unharmed', () => {
     const slow = await openMany(srv.port, SLOWLORIS_FROM, 20);
     await Promise.all(slow.map((c) => c.handshake()));
     const bytes = connectBytes();
-    const timers = slow.map((c) => {
-      let i = 0;
-      return setInterval(() => {
-        if (!c.ended && i < bytes.length) c.socket.write(bytes.subarray(i, ++i));
-      }, 200);
-    });
-    try {
-      const ms = await allClosedWithin(slow, 6000);
-      expect(closedWith(srv, slow, RtmpErrorCode.CONNECT_TIMEOUT)).toBe(20);
-      process.stdout.write(`slowloris of 20 after the handshake: all closed in ${ms} ms (deadline 1500 ms)\n`);
-    } finally {
-      for (const t of timers) clearInterval(t);
-    }
+    for (const c of slow) trickle(c, bytes, 200);
+    const ms = await allClosedWithin(slow, 6000);
+    expect(closedWith(srv, slow, RtmpErrorCode.CONNECT_TIMEOUT)).toBe(20);
+    process.stdout.write(`slowloris of 20 after the handshake: all closed in ${ms} ms (deadline 1500 ms)\n`);
   });
 
   it('a burst of new connections from one address is refused past the per-second rate', async () => {

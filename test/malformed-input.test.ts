@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeAmf0 } from '../src/media/amf0-writer.js';
 import { RtmpErrorCode } from '../src/rtmp/errors.js';
 import { MessageType } from '../src/rtmp/message-types.js';
-import { RawClient } from './support/raw-client.js';
+import { RawClient, trickle } from './support/raw-client.js';
 import { startTestServer, waitFor, type TestServer } from './support/server.js';
 import { startGoodPublisher, type GoodPublisher } from './support/good-publisher.js';
 
@@ -42,16 +42,6 @@ function header(csid: number, typeId: number, length: number, streamId = 0): Buf
 
 function command(body: Buffer): Buffer {
   return Buffer.concat([header(3, MessageType.COMMAND_AMF0, body.length), body]);
-}
-
-/** Send `bytes` one at a time, every `everyMs` (a slowloris), until sent or the socket closes. */
-function trickle(c: RawClient, bytes: Buffer, everyMs = 300): void {
-  let i = 0;
-  const timer = setInterval(() => {
-    if (c.socket.destroyed || i >= bytes.length) clearInterval(timer);
-    else c.socket.write(bytes.subarray(i, ++i));
-  }, everyMs);
-  c.socket.once('close', () => clearInterval(timer));
 }
 
 const CASES: Case[] = [

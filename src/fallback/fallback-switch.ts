@@ -159,10 +159,9 @@ export class FallbackSwitch {
   push(tag: MediaTag): void {
     if (this.closed) return;
     // Asked before the tag is cached: a transcoder started now is fed the cache, then this tag.
-    const nowMs = Date.now();
-    const askDue = this.claim.frame(nowMs);
-    if (this.suspended) this.resume(nowMs);
-    else if (askDue && this.modeValue === 'transcode-waiting') this.askForSlot(nowMs);
+    const askDue = this.claim.frame();
+    if (this.suspended) this.resume(Date.now());
+    else if (askDue && this.modeValue === 'transcode-waiting') this.askForSlot(Date.now());
     this.cache.remember(tag);
     if (this.modeValue === 'transcode') {
       if (this.transcoder?.write(tag)) {

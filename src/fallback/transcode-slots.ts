@@ -87,10 +87,16 @@ export class SlotClaim {
     this.mediaSinceMs = null;
   }
 
-  /** A frame arrived: notes the publisher's first; says whether an ask is due. */
-  frame(nowMs: number): boolean {
+  /**
+   * A frame arrived: notes the publisher's first; says whether an ask is due. Reads the clock
+   * only for a publisher's first frame or while a slot is wanted, not per remuxed frame.
+   */
+  frame(): boolean {
+    const waiting = this.wanted !== null && !this.holdingSlot;
+    if (this.mediaSinceMs !== null && !waiting) return false;
+    const nowMs = Date.now();
     this.mediaSinceMs ??= nowMs;
-    return this.wanted !== null && !this.holdingSlot && nowMs >= this.nextAskMs;
+    return waiting && nowMs >= this.nextAskMs;
   }
 
   ask(nowMs: number): SlotAsk {

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import { FlvReader, type FlvTag } from '../../src/flv/flv-reader.js';
 
 const AVC_NALU = 1;
@@ -115,4 +116,18 @@ export function frameCoverage(sourceFile: string, receiverFiles: string[]): Cove
 export function coverageLine(name: string, c: Coverage): string {
   const runs = c.runs.map((r) => `${r.frames} frames [${r.first}..${r.last}]`).join(', ');
   return `${name}: ${c.sourceFrames - c.missing.length} of ${c.sourceFrames} video frames reached the receivers (${runs}); ${c.missing.length} missing, ${c.resent} resent`;
+}
+
+/**
+ * Each receiver run holds only source frames, in order, with no DTS step back and the
+ * source's spacing (a clean stream from 0), and together they miss no video frame.
+ */
+export function expectCleanRuns(coverage: Coverage): void {
+  for (const run of coverage.runs) {
+    expect(run.unknown, `${run.file}: frames not from the source`).toBe(0);
+    expect(run.outOfOrder, `${run.file}: frames out of order`).toEqual([]);
+    expect(run.dtsBack, `${run.file}: DTS steps back`).toEqual([]);
+    expect(run.driftMs, `${run.file}: DTS drift from the source`).toBeLessThanOrEqual(2);
+  }
+  expect(coverage.missing, 'video frames that reached no receiver').toEqual([]);
 }

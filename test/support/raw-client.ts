@@ -141,3 +141,13 @@ export function statusCode(m: RtmpMessage): string {
   const info = decodeAmf0(m.payload)[3] as { code?: string };
   return info.code ?? '';
 }
+
+/** Send `bytes` one at a time, every `everyMs` (a slowloris), until sent or the socket closes. */
+export function trickle(c: RawClient, bytes: Buffer, everyMs = 300): void {
+  let i = 0;
+  const timer = setInterval(() => {
+    if (c.socket.destroyed || i >= bytes.length) clearInterval(timer);
+    else c.socket.write(bytes.subarray(i, ++i));
+  }, everyMs);
+  c.socket.once('close', () => clearInterval(timer));
+}
