@@ -15,6 +15,13 @@
  * and the keyframe flag gone from the demoted IDR. Renumbering is accepted only inside a GOP
  * that a demoted IDR began.
  *
+ * While a publisher is away, rinse's gap filler sends frames of its own: they are counted
+ * apart ("filler"), never as received or unexpected, and recognised exactly: the silent AAC
+ * frame for the source's AudioSpecificConfig; a P picture of one all-skipped slice (a
+ * reference, a few dozen bytes: no coded picture of the source is near that small); or the
+ * last IDR received, sent again with only its slice headers (a new idr_pic_id) and its
+ * composition time changed.
+ *
  * Frames still in node's socket buffer when a connection is destroyed abruptly never reach
  * the kernel, so rinse cannot see them: they are marked "in flight" at the cut and counted
  * apart (arrived or not), never as missing and never hidden among received.
@@ -25,6 +32,9 @@ import type { MediaFrame } from '../src/media/tag-kinds.js';
 import { RtmpServer } from '../src/rtmp/server.js';
 import type { FlvTag } from '../src/flv/flv-reader.js';
 import type { SoakSource } from './soak-publisher.js';
+import { parseAudioSpecificConfig } from '../src/flv/aac-config.js';
+import { silentAacFrame } from '../src/flv/aac-silence.js';
+import { buildAacAudioTagBody } from '../src/flv/flv-tag.js';
 
 type Track = 'audio' | 'video';
 
@@ -87,6 +97,8 @@ export interface LedgerCounts {
   inFlightArrived: number;
   sequenceHeaders: number;
   upstreamPublishes: number;
+  /** Frames of rinse's gap filler (see the file comment). */
+  filler: number;
 }
 
 const NAL_SLICE = 1;
@@ -95,6 +107,11 @@ const NAL_IDR = 5;
 const SLICE_HEADER_BYTES = 24;
 /** A rewritten header may grow or shrink by a few bytes (idr_pic_id removed, emulation prevention). */
 const MAX_SLICE_HEADER_DELTA_BYTES = 16;
+/** A filler P picture is one slice of this many bytes at most (x264-size pictures: 6-40 bytes). */
+const MAX_SKIP_PICTURE_BYTES = 64;
+/** FLV: an inter frame's first byte (frame type 2, AVC), and nal_ref_idc of a filler picture. */
+const INTER_AVC_BYTE = 0x27;
+const FILLER_REF_IDC = 1;
 /** How many problems each stream keeps as examples. */
 const EXAMPLES = 5;
 
@@ -121,6 +138,23 @@ function sameSliceData(sent: Buffer, got: Buffer): boolean {
   if (Math.abs(sent.length - got.length) > MAX_SLICE_HEADER_DELTA_BYTES) return false;
   const tail = Math.min(sent.length, got.length) - SLICE_HEADER_BYTES;
   return tail <= 0 || sent.subarray(sent.length - tail).equals(got.subarray(got.length - tail));
+}
+
+/**
+ * `got` is the IDR `sent` again, as the gap filler sends it: the same NAL units, its IDR
+ * slices with only their headers changed (idr_pic_id); the composition time may differ (it
+ * is shown after the filler before it).
+ */
+function resentIdr(sent: Buffer, got: Buffer): boolean {
+  if (got[0] !== sent[0] || got[1] !== sent[1]) return false;
+  const a = nalUnits(sent);
+  const b = nalUnits(got);
+  if (a === null || b === null || a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i] as Buffer;
+    if (nalType(x) !== NAL_IDR) return x.equals(y);
+    return nalType(y) === NAL_IDR && refIdc(x) === refIdc(y) && sameSliceData(x, y);
+  });
 }
 
 /**
@@ -167,16 +201,41 @@ export class FrameLedger {
     inFlightArrived: 0,
     sequenceHeaders: 0,
     upstreamPublishes: 0,
+    filler: 0,
   };
   /** The first few problems, as sentences. */
   readonly problems: string[] = [];
   private readonly queues: Record<Track, ExpectedQueue> = { audio: new ExpectedQueue(), video: new ExpectedQueue() };
   private rewritingGop = false;
+  /** The silent AAC frame (tag body) the filler sends for the source's audio. */
+  private readonly silentAudio: Buffer | null;
+  /** The last IDR received as sent: the filler may send it again. */
+  private lastIdr: Buffer | null = null;
 
   constructor(
     readonly name: string,
     private readonly source: SoakSource,
-  ) {}
+  ) {
+    const asc = source.headers.find((h) => h.tagType === 8);
+    const silent = asc === undefined ? null : silentAacFrame(parseAudioSpecificConfig(asc.data.subarray(2)));
+    this.silentAudio = silent?.ok ? buildAacAudioTagBody({ packetType: 1, data: silent.data }) : null;
+  }
+
+  /** A frame of rinse's gap filler (see the file comment). */
+  private isFiller(track: Track, payload: Buffer): boolean {
+    if (track === 'audio') return this.silentAudio !== null && payload.equals(this.silentAudio);
+    if (payload[0] === INTER_AVC_BYTE) {
+      const nals = nalUnits(payload);
+      const nal = nals?.length === 1 ? nals[0] : undefined;
+      return (
+        nal !== undefined &&
+        nal.length <= MAX_SKIP_PICTURE_BYTES &&
+        nalType(nal) === NAL_SLICE &&
+        refIdc(nal) === FILLER_REF_IDC << 5
+      );
+    }
+    return this.lastIdr !== null && resentIdr(this.lastIdr, payload);
+  }
 
   /** Frames sent and not yet received (nor settled). */
   get pending(): number {
@@ -211,12 +270,17 @@ export class FrameLedger {
       if (match === 'demoted') this.counts.demotedIdrs++;
       if (match === 'renumbered') this.counts.renumbered++;
       if (track === 'video') {
+        if (match === 'same' && this.source.isKeyframe(e.src)) this.lastIdr = payload;
         // A GOP that a demoted IDR began is renumbered up to the next kept IDR.
         if (match === 'demoted') this.rewritingGop = true;
         else if (match === 'same' && this.source.isKeyframe(e.src)) this.rewritingGop = false;
         this.counts.receivedVideo++;
       } else this.counts.receivedAudio++;
       if (e.inFlight) this.counts.inFlightArrived++;
+      return;
+    }
+    if (this.isFiller(track, payload)) {
+      this.counts.filler++;
       return;
     }
     this.counts.unexpected++;

@@ -64,7 +64,8 @@ function frameLines(t: ReturnType<typeof totals>, rows: readonly StreamRow[]): s
     `  of those received, ${t.demotedIdrs} IDRs arrived demoted by the fixer and ${t.renumbered} pictures after them ` +
       `renumbered (slice headers only, matched by their NAL units); ` +
       `${t.inFlightAtCut} frames were not yet in the kernel at an abrupt drop (${t.inFlightArrived} of them arrived)`,
-    `  sequence headers received ${t.sequenceHeaders}; upstream publishes seen by the receiver ${t.upstreamPublishes}`,
+    `  sequence headers received ${t.sequenceHeaders}; upstream publishes seen by the receiver ${t.upstreamPublishes}; ` +
+      `gap filler frames received ${t.filler} (frozen picture and silence while a publisher was away)`,
     `connections ${t.connections}: drops ${t.abruptDrops} abrupt + ${t.orderlyDrops} orderly, ` +
       `${t.longPauses} pauses past the grace period; connect failures ${t.connectFailures}; closed by rinse ${t.closedByRelay}`,
   ];

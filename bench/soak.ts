@@ -120,7 +120,7 @@ class RinseChild {
     try {
       const text = await (await fetch(`http://127.0.0.1:${this.apiPort}/metrics`)).text();
       const wanted =
-        /^rinse_(frames_dropped_total|upstream_reconnects_total|publisher_reconnects_bridged_total|rtmp_sessions_ended_total)/;
+        /^rinse_(frames_dropped_total|upstream_reconnects_total|publisher_reconnects_bridged_total|rtmp_sessions_ended_total|gap_filler_\w+)/;
       return text.split('\n').filter((l) => wanted.test(l));
     } catch (err) {
       return [`metrics unavailable: ${(err as Error).message}`];

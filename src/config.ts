@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { parsePublishSecrets } from './media/publish-token.js';
 import type { ServerLimits } from './rtmp/server.js';
 import type { TranscodeSettings } from './fallback/transcoder.js';
+import type { GapFillerOptions } from './relay/gap-bridge.js';
 import {
   LIMIT_KEYS,
   LOG_LEVELS,
@@ -17,6 +18,7 @@ import {
   SETTING_NAMES,
   TRANSCODE_AUDIO_MODES,
   TRANSCODE_MODES,
+  GAP_FILLER_MODES,
   intBounds,
   settingSpec,
   type LogLevel,
@@ -41,6 +43,7 @@ export interface ServeConfig {
   recordingsDir: string | null;
   graceMs: number;
   stallMs: number;
+  gapFiller: GapFillerOptions;
   upstreamQueueBytes: number;
   outageBufferMs: number;
   outageBufferBytes: number;
@@ -208,6 +211,11 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   const limits: Partial<ServerLimits> = {};
   for (const key of LIMIT_KEYS) limits[key] = v[key];
   const transcode = oneOf(v.transcode, TRANSCODE_MODES, 'transcode');
+  const gapFiller: GapFillerOptions = {
+    enabled: oneOf(v.gapFiller, GAP_FILLER_MODES, 'gap-filler') === 'on',
+    maxMs: v.gapFillerMaxMs === 0 ? null : v.gapFillerMaxMs,
+    marginMs: v.gapFillerMarginMs,
+  };
   const transcodeStreams = transcodeStreamsOf(v.transcodeStreams);
   const transcodeSettings = transcodeSettingsOf(v);
   return {
@@ -215,6 +223,7 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
     logLevel,
     apiHost: v.apiHost ?? v.host,
     transcode,
+    gapFiller,
     transcodeStreams,
     transcodeSettings,
     limits,

@@ -144,6 +144,7 @@ function sessionOptions(config: ServeConfig, ffmpeg: Ffmpeg): RelaySessionOption
     },
     graceMs: config.graceMs,
     stallMs: config.stallMs,
+    gapFiller: config.gapFiller,
     captureDir: config.captureDir,
     recordingsDir: config.recordingsDir,
     upstream: {
@@ -193,6 +194,7 @@ function logReady(
       recordingsDir: resolver.mode === 'local' ? config.recordingsDir : undefined,
       graceMs: config.graceMs,
       stallMs: config.stallMs,
+      gapFiller: config.gapFiller.enabled ? 'on' : 'off',
       apiPort: ports.api,
       drainTimeoutMs: config.drainTimeoutMs,
       transcode: config.transcode,

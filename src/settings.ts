@@ -86,6 +86,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const TRANSCODE_MODES = ['auto', 'always', 'never'] as const;
 export const TRANSCODE_AUDIO_MODES = ['copy', 'aac'] as const;
 export const RTMPS_MODES = ['off', 'on'] as const;
+export const GAP_FILLER_MODES = ['on', 'off'] as const;
 
 /** A fixer threshold as the relay runs it: its session options over the fixer's own defaults. */
 function relayFixerDefault(key: 'targetKeyframeIntervalMs' | 'maxKeyframeIntervalMs' | 'reorderWindowMs'): number {
@@ -121,6 +122,8 @@ function section<T extends Record<string, Omit<SettingSpec, 'group'>>>(
 }
 
 const R = DEFAULT_RELAY_SESSION_OPTIONS;
+const MS_0 = { min: 0, max: 3_600_000 };
+const LATE_HELP = 'gap filler starts when media is this late past the next frame, ms';
 const T = DEFAULT_TRANSCODE_SETTINGS;
 const L = DEFAULT_SERVER_LIMITS;
 
@@ -260,6 +263,12 @@ export const SETTINGS = {
       min: 100,
       max: 3_600_000,
     }),
+    gapFiller: str('gap-filler', 'RINSE_GAP_FILLER', 'on', 'on: fill media gaps with a frozen picture and silence', {
+      arg: 'MODE',
+      choices: GAP_FILLER_MODES,
+    }),
+    gapFillerMaxMs: int('gap-filler-max-ms', 'RINSE_GAP_FILLER_MAX_MS', 0, 'longest filler run, ms (0: graceMs)', MS_0),
+    gapFillerMarginMs: int('gap-filler-margin-ms', 'RINSE_GAP_FILLER_MARGIN_MS', R.gapFiller.marginMs, LATE_HELP, MS_0),
     drainTimeoutMs: int(
       'drain-timeout-ms',
       'RINSE_DRAIN_TIMEOUT_MS',

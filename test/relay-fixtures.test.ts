@@ -9,7 +9,10 @@
  * lip sync against the clean base (lip-sync.ts, where the input is in sync) and carry
  * exactly the video packets `rinse fix` makes of the same file, by every judge's ffprobe
  * (the live relay and the offline tool run the same fixer). Replays run at 4x (pacing does
- * not change a byte), three fixtures at a time.
+ * not change a byte), three fixtures at a time. The gap filler is off: replay paces by the
+ * file's timestamps, so a jump in them (video-jump, stall) becomes a pause on the wire,
+ * which the filler would fill with frames `rinse fix`, having no wall clock, cannot make
+ * (test/gap-filler-live.test.ts judges the filler).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +51,8 @@ describe('relay: every remux-fixable fixture, replay -> rinse serve -> ffmpeg re
         const relay = await startRinse([
           '--target',
           receiver.url,
+          '--gap-filler',
+          'off',
           '--grace-ms',
           '300',
           '--recordings-dir',

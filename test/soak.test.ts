@@ -37,6 +37,34 @@ describe('the soak ledger', () => {
     expect(c.receivedVideo + c.receivedAudio).toBe(38);
   });
 
+  it("counts the gap filler's frames (skipped pictures, silence, the IDR sent again) apart, and nothing else", () => {
+    const source = new SoakSource(fixture('glasses-default'));
+    const out: MediaTag[] = [];
+    const fixer = new StreamFixer((t) => out.push(t), {
+      seamReady: true,
+      gapFiller: true,
+      maxKeyframeIntervalMs: 9800,
+    });
+    const ledger = new FrameLedger('t', source);
+    for (const h of source.headers) fixer.push({ ...h, timestampMs: 0 });
+    const sent = source.tags.filter((t) => t.timestampMs < 3000);
+    sent.forEach((tag, i) => {
+      fixer.push(tag);
+      ledger.sent(trackOf(tag), i, 1, 0);
+    });
+    fixer.flush();
+    const progress = fixer.fill(fixer.lastOutMs + 12_000);
+    expect(progress.idrsResent).toBe(1);
+    for (const t of out.filter((t) => t.tagType !== 18 && !isHeader(t))) ledger.received(trackOf(t), t.data);
+    ledger.settle();
+    expect(ledger.counts.filler).toBe(progress.videoFrames + progress.audioFrames);
+    expect(ledger.counts.unexpected + ledger.counts.missingVideo + ledger.counts.missingAudio).toBe(0);
+    // A real-sized picture that is no filler stays unexpected.
+    const stray = new FrameLedger('t', source);
+    stray.received('video', (sent.find((t) => t.tagType === 9 && t.data[0] === 0x27) as MediaTag).data);
+    expect(stray.counts).toMatchObject({ filler: 0, unexpected: 1 });
+  });
+
   it('matches a reconnect IDR the fixer demoted and the GOP it renumbered, byte for byte elsewhere', () => {
     const source = new SoakSource(fixture('glasses-default'));
     const keyframes = source.tags.flatMap((_t, i) => (source.isKeyframe(i) ? [i] : []));

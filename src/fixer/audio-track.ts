@@ -7,6 +7,7 @@
  */
 import { parseAudioSpecificConfig } from '../flv/aac-config.js';
 import { adtsToAudioSpecificConfig, isAdts, stripAdts } from '../flv/adts.js';
+import { silentAacFrame } from '../flv/aac-silence.js';
 import { buildAacAudioTagBody, parseAudioTagBody, withAacTagByte } from '../flv/flv-tag.js';
 import { AAC_FRAME_SAMPLES } from '../media/output-contract.js';
 import type { Interleaver } from './interleaver.js';
@@ -45,6 +46,8 @@ export class AudioTrack {
   private pending: AudioTag[] = [];
   private readonly clock = new AudioClock();
   private lastTs = -Infinity;
+  /** A filler run: the silent frame's tag body, its duration and the run's position (fractional ms). */
+  private fillRun: { data: Buffer; frameMs: number; posMs: number } | null = null;
 
   constructor(host: AudioTrackHost, shifts: ClockShifts) {
     this.host = host;
@@ -58,6 +61,47 @@ export class AudioTrack {
 
   get frameDurationMs(): number {
     return this.timeline.frameDurationMs;
+  }
+
+  /** Gap filler: begin a run of silent frames after the last frame sent, or say why not. */
+  fillStart(): { ok: true } | { ok: false; reason: string } {
+    if (this.fillRun !== null) return { ok: true };
+    const asc = this.ascSent;
+    if (asc === null || this.lastTs === -Infinity) return { ok: false, reason: 'no audio has gone out' };
+    let silent;
+    try {
+      const config = parseAudioSpecificConfig(asc);
+      silent = silentAacFrame(config);
+      if (silent.ok) {
+        const data = buildAacAudioTagBody({ packetType: 1, data: silent.data });
+        this.fillRun = { data, frameMs: (silent.samplesPerFrame * 1000) / config.sampleRate, posMs: this.lastTs };
+        return { ok: true };
+      }
+    } catch {
+      return { ok: false, reason: 'AudioSpecificConfig unreadable' };
+    }
+    return { ok: false, reason: silent.reason };
+  }
+
+  /** The output timestamp the next silent frame would get, in ms (Infinity outside a run). */
+  get nextFillMs(): number {
+    const run = this.fillRun;
+    return run === null ? Infinity : Math.max(Math.round(run.posMs + run.frameMs), this.lastTs + 1);
+  }
+
+  /** Send the next silent frame of the run, on the sample clock. */
+  fillFrame(): void {
+    const run = this.fillRun;
+    if (run === null) return;
+    const ts = this.nextFillMs;
+    run.posMs += run.frameMs;
+    this.lastTs = ts;
+    this.host.interleaver.push('audio', ts, { tagType: TAG_AUDIO, timestampMs: ts, data: run.data });
+  }
+
+  /** The filler run is over. */
+  fillEnd(): void {
+    this.fillRun = null;
   }
 
   /** A new publish: frames held for a late ASC belong to the old session. */

@@ -44,6 +44,8 @@ export class IdrDemoter {
   private rewriting = false;
   /** Numbering unknown (an unreadable slice) until the next kept IDR: demote nothing. */
   private lost = true;
+  /** The last picture's frame_num as it came (before renumbering) and whether it was a reference. */
+  private lastSource: { frameNum: number; ref: boolean } | null = null;
 
   constructor(params: ParameterSets) {
     this.params = params;
@@ -79,6 +81,7 @@ export class IdrDemoter {
     if (pps === undefined || sps === undefined) return unchanged(demote ? 'unknown PPS' : null);
     const sourcePoc = sps.picOrderCntType === 0 ? (this.poc.next(header, sps) ?? 0) : 0;
     const maxFrameNum = 2 ** sps.log2MaxFrameNum;
+    this.lastSource = { frameNum: header.frameNum, ref: header.nalRefIdc !== 0 };
 
     if (idr) {
       let refusal: string | null = null;
@@ -117,6 +120,45 @@ export class IdrDemoter {
       return unchanged();
     }
     return { nals: rewritten, demoted: false, renumbered: true, refusedBecause: null };
+  }
+
+  /**
+   * A picture the fixer wrote itself (the gap filler: a re-sent IDR, or a skipped P, both
+   * references), numbered `frameNum` and `poc` as written: later pictures count on from it.
+   */
+  written(frameNum: number, poc: number, idr: boolean): void {
+    if (idr) {
+      this.keepIdr(frameNum, poc);
+      return;
+    }
+    this.lastRefFrameNum = frameNum;
+    this.maxPoc = Math.max(this.maxPoc, poc);
+  }
+
+  /**
+   * The frame_num a reference picture that continues the last one as it came would carry;
+   * null while the numbering is unknown or the last picture was not a reference.
+   */
+  nextSourceFrameNum(maxFrameNum: number): number | null {
+    const last = this.lastSource;
+    return this.lost || last === null || !last.ref ? null : (last.frameNum + 1) % maxFrameNum;
+  }
+
+  /**
+   * The pictures that follow continue after `frames` reference pictures the fixer wrote
+   * itself (a filled gap the same encoder session resumes from): their frame_num moves on by
+   * `frames`, their POC by `pocDelta`, until the next kept IDR. False when the count is lost.
+   */
+  shift(frames: number, pocDelta: number): boolean {
+    if (this.lost) return false;
+    if (!this.rewriting) {
+      this.frameNumBase = 0;
+      this.pocBase = 0;
+    }
+    this.rewriting = true;
+    this.frameNumBase += frames;
+    this.pocBase += pocDelta;
+    return true;
   }
 
   private keepIdr(frameNum: number, poc: number): void {

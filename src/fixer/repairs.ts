@@ -49,6 +49,8 @@ export const RepairKind = {
   SPS_REF_FRAMES: 'sps-ref-frames',
   /** A frame dropped because it came before the first decodable IDR. */
   DROPPED_BEFORE_IDR: 'dropped-before-idr',
+  /** An audio frame dropped after a filled gap: audio resumes with video, at its next IDR. */
+  DROPPED_IN_GAP: 'dropped-in-gap',
   /** ADTS headers stripped from AAC frames. */
   ADTS_STRIPPED: 'adts-stripped',
   /** An AAC sequence header synthesized from ADTS. */

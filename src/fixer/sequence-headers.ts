@@ -33,6 +33,8 @@ export class SequenceHeaders {
   /** sps as sent (maybe rewritten) and as received. */
   private lastSentSets: { sps: Buffer[]; rawSps: Buffer[]; pps: Buffer[] } | null = null;
   private lastReceivedConfig: Buffer | null = null;
+  /** The FLV tag body of the last sequence header sent (the gap filler sends it again). */
+  private lastSentBody: Buffer | null = null;
 
   /** `seamReady`: raise from the first header on (see FixerOptions.seamReady). */
   constructor(
@@ -49,6 +51,11 @@ export class SequenceHeaders {
   /** The avcC record the stream sent: it goes out as it came while it says the same. */
   received(config: Buffer): void {
     this.lastReceivedConfig = config;
+  }
+
+  /** The last sequence header sent, as an FLV video tag body (null before the first). */
+  get lastSent(): Buffer | null {
+    return this.lastSentBody;
   }
 
   /** An IDR was (or will be) demoted: raise max_num_ref_frames at the next kept IDR. */
@@ -81,6 +88,7 @@ export class SequenceHeaders {
       this.lastSentConfig !== null && this.raised !== null && sps === this.raised.to ? [...sps, ...pps] : [];
     this.lastSentConfig = config;
     const data = buildAvcVideoTagBody({ frameType: 1, packetType: 0, compositionTimeMs: 0, data: body });
+    this.lastSentBody = data;
     return { data, inband };
   }
 

@@ -20,6 +20,7 @@
  * Pure: no sockets, timers or logger. The offline `fix`, the live relay and the tests all
  * push tags in and take tags out.
  */
+import { SOUND_FORMAT_AAC } from '../flv/flv-tag.js';
 import { MAX_KEYFRAME_INTERVAL_MS, MIN_KEYFRAME_INTERVAL_MS } from '../media/output-contract.js';
 import { AudioTrack, type AudioTrackHost } from './audio-track.js';
 import { Interleaver } from './interleaver.js';
@@ -28,6 +29,11 @@ import { START_ALIGN_MS, StartGate } from './start-gate.js';
 import { ClockShifts } from './track-timeline.js';
 import { VideoTrack, type VideoTrackHost } from './video-track.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
+
+/** An AAC sequence header tag body (AACPacketType 0): kept through a gap, it says the next configuration. */
+function isAudioHeader(data: Buffer): boolean {
+  return data.length >= 2 && data[0] !== undefined && data[0] >> 4 === SOUND_FORMAT_AAC && data[1] === 0;
+}
 
 export interface FixerOptions {
   /**
@@ -53,6 +59,11 @@ export interface FixerOptions {
    * stream one (FFmpeg's parser). Off for files: their SPS goes out as it came.
    */
   seamReady: boolean;
+  /**
+   * Follow what is sent so that gaps can be filled (fill()): the live relay. Off, fill()
+   * refuses and nothing per frame is spent on it.
+   */
+  gapFiller: boolean;
 }
 
 export const DEFAULT_FIXER_OPTIONS: FixerOptions = {
@@ -62,7 +73,22 @@ export const DEFAULT_FIXER_OPTIONS: FixerOptions = {
   maxPendingFrames: 300,
   demoteIdrs: true,
   seamReady: false,
+  gapFiller: false,
 };
+
+/** What a fill() call did. */
+export interface FillProgress {
+  /** filling: the gap is being filled; refused: it cannot be (reason says why). */
+  state: 'filling' | 'refused';
+  /** Why the gap gets no filler, or no video filler (null when everything is filled). */
+  reason: string | null;
+  videoFrames: number;
+  audioFrames: number;
+  /** IDRs sent again, so that no keyframe interval exceeds the limit. */
+  idrsResent: number;
+  /** The output clock the filler has reached, in ms. */
+  reachedMs: number;
+}
 
 export interface FixerStats {
   tagsIn: number;
@@ -94,6 +120,8 @@ export class StreamFixer {
   private metadataSent = false;
   private readonly video: VideoTrack;
   private readonly audio: AudioTrack;
+  /** A gap being filled: which tracks get filler. Null outside a gap. */
+  private gap: { video: boolean; audio: boolean; reason: string | null } | null = null;
 
   constructor(out: (tag: MediaTag) => void, options: Partial<FixerOptions> = {}, onRepair?: (r: RepairRecord) => void) {
     this.options = { ...DEFAULT_FIXER_OPTIONS, ...options };
@@ -180,9 +208,111 @@ export class StreamFixer {
 
   push(tag: MediaTag): void {
     this.stats.tagsIn++;
-    if (tag.tagType === TAG_VIDEO) this.video.push(tag);
-    else if (tag.tagType === TAG_AUDIO) this.audio.push(tag);
-    else if (tag.tagType === TAG_SCRIPT) this.onScript(tag);
+    if (tag.tagType === TAG_VIDEO) {
+      this.video.push(tag);
+      // Real video is back at an IDR: the filler stops, the gate starts both tracks after it.
+      if (this.gap !== null && !this.video.awaitingIdr) this.endFill();
+    } else if (tag.tagType === TAG_AUDIO) {
+      if (this.gap !== null) {
+        // Audio resumes with video, at its IDR, so that both start from one point; without
+        // video the first audio frame ends the gap.
+        if (this.gap.video && !isAudioHeader(tag.data)) {
+          this.repair({ kind: RepairKind.DROPPED_IN_GAP, track: 'audio', atMs: tag.timestampMs, amount: 1 });
+          return;
+        }
+        if (!this.gap.video) this.endFill();
+      }
+      this.audio.push(tag);
+    } else if (tag.tagType === TAG_SCRIPT) this.onScript(tag);
+  }
+
+  /** A gap is being filled (fill() was called and real media has not resumed). */
+  get filling(): boolean {
+    return this.gap !== null;
+  }
+
+  /** The later of the two tracks' last output timestamps, in ms (-Infinity before any). */
+  get lastOutMs(): number {
+    return Math.max(this.video.lastOutMs, this.audio.lastOutMs);
+  }
+
+  /**
+   * Fill a gap in the input (the publisher left, or is silent) up to `untilOutMs` on the
+   * output clock: skipped P pictures that repeat the last picture and silent AAC frames, at
+   * the stream's cadence, the last IDR again when the keyframe limit is near. The first call
+   * starts the gap: everything held goes out, and real video resumes at its next IDR (the
+   * filler pictures are references), or, when the same publish goes on and each of its
+   * pictures predicts only from the one before, at its next picture, renumbered after the
+   * filler; audio resumes with it. Both are timed after the filler. A stream whose pictures
+   * cannot be continued gets no filler at all (refused).
+   */
+  fill(untilOutMs: number): FillProgress {
+    const progress: FillProgress = {
+      state: 'filling',
+      reason: null,
+      videoFrames: 0,
+      audioFrames: 0,
+      idrsResent: 0,
+      reachedMs: this.lastOutMs,
+    };
+    const gap = this.gap ?? this.startGap();
+    if (typeof gap === 'string') return { ...progress, state: 'refused', reason: gap };
+    progress.reason = gap.reason;
+    for (;;) {
+      const videoMs = gap.video ? (this.video.gap?.nextMs ?? Infinity) : Infinity;
+      const audioMs = gap.audio ? this.audio.nextFillMs : Infinity;
+      if (Math.min(videoMs, audioMs) > untilOutMs) break;
+      if (videoMs <= audioMs) {
+        const sent = this.video.gap?.frame() ?? null;
+        if (sent === null) {
+          gap.video = false;
+          gap.reason = 'the last IDR cannot be sent again';
+          progress.reason = gap.reason;
+          if (!gap.audio) break;
+          continue;
+        }
+        progress.videoFrames++;
+        if (sent === 'idr') progress.idrsResent++;
+      } else {
+        this.audio.fillFrame();
+        progress.audioFrames++;
+      }
+    }
+    this.interleaver.flush();
+    progress.reachedMs = this.lastOutMs;
+    this.restartGate();
+    return progress;
+  }
+
+  /** Stop filling (real media is back, or the filler's time is up); video still resumes at an IDR. */
+  endFill(): void {
+    if (this.gap === null) return;
+    this.gap = null;
+    this.video.gap?.end();
+    this.audio.fillEnd();
+  }
+
+  /** Start a gap: a refusal reason, or which tracks are filled. */
+  private startGap(): { video: boolean; audio: boolean; reason: string | null } | string {
+    if (!this.options.gapFiller) return 'gap filler off';
+    const hasVideo = this.video.lastOutMs !== -Infinity;
+    const hasAudio = this.audio.lastOutMs !== -Infinity;
+    if (!hasVideo && !hasAudio) return 'nothing has gone out yet';
+    this.releaseSession();
+    let reason: string | null = null;
+    if (hasVideo) {
+      const video = this.video.gap?.start() ?? { ok: false, reason: 'gap filler off', detail: '' };
+      // A picture that cannot be continued: bridged without filler, as a reconnect always was.
+      if (!video.ok) return `${video.reason}: ${video.detail}`;
+    }
+    let audio = false;
+    if (hasAudio) {
+      const started = this.audio.fillStart();
+      audio = started.ok;
+      if (!started.ok) reason = `no audio filler: ${started.reason}`;
+    }
+    this.gap = { video: hasVideo, audio, reason };
+    return this.gap;
   }
 
   /**
@@ -195,15 +325,31 @@ export class StreamFixer {
    * they changed. The first onMetaData stays the only one.
    */
   newPublish(): void {
+    if (this.gap === null) this.releaseSession();
+    else this.video.gap?.sessionChanged();
+    this.restartGate();
+  }
+
+  /** What the publish so far holds goes out; the next frames start a new session (video at an IDR). */
+  private releaseSession(): void {
     this.video.releaseHeld();
     this.gate.release();
+    this.interleaver.flush();
     this.video.newPublish();
     this.audio.newPublish();
     this.shifts.clear();
+  }
+
+  /**
+   * The next session's tracks start from one point just after the later of their last
+   * outputs; with B-frames, after the last picture shown (its presentation time), so that
+   * presentation times keep increasing across the seam too.
+   */
+  private restartGate(): void {
     const next = (last: number, frameMs: number): number => (last === -Infinity ? 0 : last + frameMs);
     this.gate.restart(
       Math.max(
-        next(this.video.lastOutMs, this.video.frameDurationMs),
+        next(this.video.lastPtsMs, this.video.frameDurationMs),
         next(this.audio.lastOutMs, this.audio.frameDurationMs),
       ),
     );

@@ -46,6 +46,7 @@ function videoTrack(options: Partial<VideoTrackOptions> = {}, maxPendingFrames =
         maxKeyframeIntervalMs: 10_000,
         demoteIdrs: true,
         seamReady: false,
+        gapFiller: false,
         ...options,
       },
       repair: (r) => repairs.push(r),

@@ -19,6 +19,7 @@ import { RepairKind, TranscodeReason, type RepairRecord } from './repairs.js';
 import { SequenceHeaders } from './sequence-headers.js';
 import { DEFAULT_VIDEO_FRAME_MS, TrackTimeline, VideoCadence, type ClockShifts } from './track-timeline.js';
 import { ReceivedParameterSets, VideoIngest, type PendingVideo } from './video-ingest.js';
+import { VideoGap, type VideoOutput } from './video-gap.js';
 import { signedDelta32 } from '../media/timestamps.js';
 import { TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
 
@@ -31,6 +32,7 @@ export interface VideoTrackOptions {
   readonly maxKeyframeIntervalMs: number;
   readonly demoteIdrs: boolean;
   readonly seamReady: boolean;
+  readonly gapFiller: boolean;
 }
 
 /** What the video track needs from the fixer: what the audio track does, and the GOP options. */
@@ -55,12 +57,19 @@ export class VideoTrack {
   private pending: PendingVideo[] = [];
   private seenIdr = false;
   private readonly cadence = new VideoCadence();
-  private lastKeyOutMs: number | null = null;
-  private lastIdrOutMs: number | null = null;
   /** The first IDR, held for one frame to see whether the stream is all-intra (demotion on). */
   private heldFirstIdr: PendingVideo | null = null;
   private firstIdrChecked = false;
-  private lastDts = -Infinity;
+  private readonly out: VideoOutput = {
+    lastDts: -Infinity,
+    maxPtsMs: -Infinity,
+    lastKeyOutMs: null,
+    lastIdrOutMs: null,
+    lastGopMs: null,
+    sawReordering: false,
+  };
+  /** The gap filler's video (null when off). */
+  readonly gap: VideoGap | null;
 
   constructor(host: VideoTrackHost, shifts: ClockShifts) {
     this.host = host;
@@ -77,6 +86,17 @@ export class VideoTrack {
       repair: this.repair,
       decide: (reason, atMs, detail) => host.decide(reason, atMs, detail),
     });
+    this.gap = host.options.gapFiller
+      ? new VideoGap({
+          out: this.out,
+          options: host.options,
+          interleaver: this.interleaver,
+          demoter: this.demoter,
+          composition: this.composition,
+          sets: this.sets,
+          frameDurationMs: () => this.frameDurationMs,
+        })
+      : null;
   }
 
   /** The last SPS that parsed. */
@@ -86,7 +106,12 @@ export class VideoTrack {
 
   /** The last output DTS, in ms (-Infinity before the first). */
   get lastOutMs(): number {
-    return this.lastDts;
+    return this.out.lastDts;
+  }
+
+  /** The latest presentation time sent (DTS + CTS), in ms (-Infinity before the first). */
+  get lastPtsMs(): number {
+    return this.out.maxPtsMs;
   }
 
   /** See StreamFixer.videoFrameDurationMs. */
@@ -105,6 +130,11 @@ export class VideoTrack {
     if (!this.timeline.measured) return claimed;
     const measured = this.timeline.frameDurationMs;
     return claimed !== null && onGridOf(measured, claimed) ? claimed : measured;
+  }
+
+  /** Video resumes at its next IDR (a new publish, or after filler): frames before it are dropped. */
+  get awaitingIdr(): boolean {
+    return !this.seenIdr;
   }
 
   /** Release the first IDR if it is still held (a new publish, the end of the stream). */
@@ -215,7 +245,7 @@ export class VideoTrack {
   private frame(f: PendingVideo): void {
     const idr = isIdr(f);
     if (!this.seenIdr) {
-      if (!idr) {
+      if (!idr && this.gap?.resumesMidGop(f) !== true) {
         this.repair({ kind: RepairKind.DROPPED_BEFORE_IDR, track: 'video', atMs: f.rawTs, amount: 1 });
         return;
       }
@@ -230,7 +260,7 @@ export class VideoTrack {
     const dts = this.dts(f);
     // GOP policy, part 1: an IDR sooner than the target interval after the last keyframe is thinned.
     const tooSoon =
-      idr && this.lastKeyOutMs !== null && dts - this.lastKeyOutMs < this.options.targetKeyframeIntervalMs;
+      idr && this.out.lastKeyOutMs !== null && dts - this.out.lastKeyOutMs < this.options.targetKeyframeIntervalMs;
     const inband = idr ? this.sequenceHeader(f, dts, !tooSoon) : null;
     // An IDR that a new configuration went out for stays a keyframe, however soon.
     const key = this.keyframe(f, dts, idr, tooSoon && inband === null);
@@ -265,8 +295,8 @@ export class VideoTrack {
       });
     }
     // Rounding to ms must not make two frames share a timestamp.
-    const dts = Math.max(Math.round(snapped), this.lastDts + 1);
-    this.lastDts = dts;
+    const dts = Math.max(Math.round(snapped), this.out.lastDts + 1);
+    this.out.lastDts = dts;
     return dts;
   }
 
@@ -279,6 +309,7 @@ export class VideoTrack {
     const header = this.headers.atIdr(mayChange, f.rawTs);
     if (header === null) return null;
     this.interleaver.push('video', dts, { tagType: TAG_VIDEO, timestampMs: dts, data: header.data }, true);
+    this.gap?.filler.configurationSent(header.data);
     this.composition.configurationSent(f);
     return header.inband;
   }
@@ -288,10 +319,11 @@ export class VideoTrack {
     const maxMs = this.options.maxKeyframeIntervalMs;
     let key = idr;
     if (idr) {
-      if (this.lastIdrOutMs !== null && dts - this.lastIdrOutMs > maxMs) {
-        this.host.decide(TranscodeReason.GOP_TOO_LONG, f.rawTs, `${dts - this.lastIdrOutMs} ms between IDRs`);
+      if (this.out.lastIdrOutMs !== null && dts - this.out.lastIdrOutMs > maxMs) {
+        this.host.decide(TranscodeReason.GOP_TOO_LONG, f.rawTs, `${dts - this.out.lastIdrOutMs} ms between IDRs`);
       }
-      this.lastIdrOutMs = dts;
+      if (this.out.lastIdrOutMs !== null) this.out.lastGopMs = dts - this.out.lastIdrOutMs;
+      this.out.lastIdrOutMs = dts;
       this.composition.idrAt(dts);
       if (thin) {
         key = false;
@@ -299,13 +331,13 @@ export class VideoTrack {
           kind: RepairKind.KEYFRAME_THINNED,
           track: 'video',
           atMs: f.rawTs,
-          amount: dts - (this.lastKeyOutMs as number),
+          amount: dts - (this.out.lastKeyOutMs as number),
         });
       } else {
-        this.lastKeyOutMs = dts;
+        this.out.lastKeyOutMs = dts;
       }
-    } else if (this.lastIdrOutMs !== null && dts - this.lastIdrOutMs > maxMs) {
-      this.host.decide(TranscodeReason.GOP_TOO_LONG, f.rawTs, `no IDR for ${dts - this.lastIdrOutMs} ms`);
+    } else if (this.out.lastIdrOutMs !== null && dts - this.out.lastIdrOutMs > maxMs) {
+      this.host.decide(TranscodeReason.GOP_TOO_LONG, f.rawTs, `no IDR for ${dts - this.out.lastIdrOutMs} ms`);
     }
     if (idr !== f.flagKey) this.repair({ kind: RepairKind.KEYFRAME_FLAG, track: 'video', atMs: f.rawTs, amount: 1 });
     return key;
@@ -321,7 +353,7 @@ export class VideoTrack {
         kind: RepairKind.IDR_DEMOTED,
         track: 'video',
         atMs: f.rawTs,
-        amount: dts - (this.lastKeyOutMs as number),
+        amount: dts - (this.out.lastKeyOutMs as number),
       });
       this.headers.raiseRefFrames();
     } else if (result.renumbered) {
@@ -339,6 +371,9 @@ export class VideoTrack {
       ? (f.passthrough as Buffer)
       : buildAvcVideoTagBody({ frameType, packetType: 1, compositionTimeMs: cts, data: joinAvcc(nals) });
     this.host.framesOut();
+    if (dts + cts > this.out.maxPtsMs) this.out.maxPtsMs = dts + cts;
+    if (cts !== 0) this.out.sawReordering = true;
+    this.gap?.filler.picture(nals);
     this.interleaver.push('video', dts, { tagType: TAG_VIDEO, timestampMs: dts, data });
   }
 }

@@ -2,7 +2,7 @@
  * Slice header rewriting: ITU-T H.264 §7.3.3 (slice_header), §7.3.3.3 (dec_ref_pic_marking),
  * §7.3.4 (cabac_alignment_one_bit before slice_data) and §7.4.1 (emulation prevention).
  *
- * Two changes, both without touching a macroblock:
+ * Three changes, none touching a macroblock:
  * - renumber: a new frame_num and pic_order_cnt_lsb. Both are fixed-width u(v) fields, so the
  *   header keeps its length and the rest of the NAL unit is copied as it was.
  * - demote: an IDR slice (nal_unit_type 5) becomes a non-IDR I slice (type 1): idr_pic_id is
@@ -10,6 +10,8 @@
  *   from other pictures, so it decodes to the same picture; only the decoder's reference
  *   bookkeeping changes. For CABAC the slice data starts byte aligned after the header, so
  *   it is copied byte for byte; for CAVLC it is copied bit for bit at its new offset.
+ * - new idr_pic_id: an IDR sent again (the gap filler) must not share the id of the IDR
+ *   before it (§7.4.3). The field is ue(v), so the rest is re-laid as for a demotion.
  *
  * Unsupported cases throw MediaFormatError (H264_SLICE) and the caller leaves the slice alone:
  * field coding, slice groups (FMO), SI slices, long-term reference IDRs, POC type 1 demotion.
@@ -25,6 +27,8 @@ const NAL_SLICE = 1;
 const NAL_IDR = 5;
 /** §7.4.3 Table 7-6: slice_type % 5 of an I slice. */
 const SLICE_TYPE_I = 2;
+/** §7.4.3: idr_pic_id is in 0..65535. */
+const MAX_IDR_PIC_ID = 65535;
 
 export interface SliceRewrite {
   /** frame_num to write (same width as the SPS gives). */
@@ -33,6 +37,8 @@ export interface SliceRewrite {
   picOrderCntLsb: number | null;
   /** Rewrite an IDR slice as a non-IDR I slice. */
   demoteIdr: boolean;
+  /** An IDR slice kept as one: this idr_pic_id instead of its own (a re-sent IDR). */
+  idrPicId?: number;
 }
 
 function unsupported(message: string): MediaFormatError {
@@ -73,9 +79,13 @@ export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewri
     if (fieldPic) throw unsupported('field pictures');
     w.flag(false);
   }
+  // A new idr_pic_id may change the header's length (ue(v)): the rest is then re-laid like a demotion's.
+  const newIdrPicId = type === NAL_IDR && !change.demoteIdr ? change.idrPicId : undefined;
+  if (newIdrPicId !== undefined && (!Number.isInteger(newIdrPicId) || newIdrPicId < 0 || newIdrPicId > MAX_IDR_PIC_ID))
+    throw unsupported(`idr_pic_id ${newIdrPicId} out of range`);
   if (type === NAL_IDR) {
     const idrPicId = r.ue();
-    if (!change.demoteIdr) w.ue(idrPicId);
+    if (!change.demoteIdr) w.ue(newIdrPicId ?? idrPicId);
   }
   if (sps.picOrderCntType === 0) {
     const bits = sps.log2MaxPicOrderCntLsb as number;
@@ -88,11 +98,11 @@ export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewri
     if (pps.bottomFieldPicOrderInFramePresent) copySe(r, w);
   }
 
-  if (!change.demoteIdr) {
+  if (change.demoteIdr || newIdrPicId !== undefined) {
+    idrRest(r, w, rbsp, sliceType, pps, change.demoteIdr);
+  } else {
     // Same field widths: everything after is copied as it was.
     w.copyBits(rbsp, r.bitPosition, rbsp.length * 8);
-  } else {
-    demoteRest(r, w, rbsp, sliceType, pps);
   }
   const payload = rbspToNal(w.toBuffer());
   const out = Buffer.allocUnsafe(1 + payload.length);
@@ -101,17 +111,25 @@ export function rewriteSlice(nal: Buffer, sps: Sps, pps: Pps, change: SliceRewri
   return out;
 }
 
-/** The rest of a demoted IDR I slice, after pic_order_cnt: sliding-window marking, then the slice data. */
-function demoteRest(r: BitReader, w: BitWriter, rbsp: Buffer, sliceType: number, pps: Pps): void {
+/**
+ * The rest of an IDR I slice after pic_order_cnt, at a new bit offset: the marking (made
+ * sliding window when `demote`, else as it was), then the slice data.
+ */
+function idrRest(r: BitReader, w: BitWriter, rbsp: Buffer, sliceType: number, pps: Pps, demote: boolean): void {
   if (sliceType % 5 !== SLICE_TYPE_I) throw unsupported(`IDR slice of type ${sliceType} (not I)`);
   if (pps.redundantPicCntPresent === null || pps.deblockingFilterControlPresent === null)
     throw unsupported('PPS not fully known');
   if (pps.redundantPicCntPresent) copyUe(r, w); // redundant_pic_cnt
   // An I slice has no direct_spatial_mv_pred, num_ref_idx_override, ref_pic_list_modification
   // or pred_weight_table. dec_ref_pic_marking (nal_ref_idc is never 0 for an IDR):
-  r.flag(); // no_output_of_prior_pics_flag
+  const noOutputOfPriorPics = r.flag();
   if (r.flag()) throw unsupported('IDR marked as a long-term reference');
-  w.flag(false); // adaptive_ref_pic_marking_mode_flag: sliding window
+  if (demote) {
+    w.flag(false); // adaptive_ref_pic_marking_mode_flag: sliding window
+  } else {
+    w.flag(noOutputOfPriorPics);
+    w.flag(false); // long_term_reference_flag
+  }
   if (!pps.entropyCodingMode) {
     // CAVLC: slice_data follows at bit level; copy through the stop bit, then align.
     w.copyBits(rbsp, r.bitPosition, rbspStopBitPosition(rbsp) + 1);

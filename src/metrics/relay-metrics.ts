@@ -39,6 +39,24 @@ export class RelayMetrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
+  readonly gapFillerFrames = new Counter({
+    name: 'rinse_gap_filler_frames_total',
+    help: 'Filler frames sent while a publisher was away (reconnect) or silent (stall), by track',
+    labelNames: ['reason', 'track'],
+    registers: [this.registry],
+  });
+  readonly gapFillerSeconds = new Counter({
+    name: 'rinse_gap_filler_seconds_total',
+    help: 'Output time made of filler frames, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly gapFillerIdrs = new Counter({
+    name: 'rinse_gap_filler_idrs_resent_total',
+    help: 'IDRs sent again during a filler run so that no keyframe interval exceeds the limit',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly framesDropped = new Counter({
     name: 'rinse_frames_dropped_total',
     help: 'Frames dropped, by reason',

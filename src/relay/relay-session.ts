@@ -9,6 +9,8 @@
  *   newPublish). Past the grace period the upstream is unpublished and the session ends.
  * - A publisher that stays connected but sends no media for `stallMs` is disconnected, so
  *   its own reconnect logic can bring it back.
+ * - While a publisher is away or silent, the gap filler (gap-bridge.ts) sends a frozen
+ *   picture and silence on the wall clock, so the broadcast stays on time.
  * - With a capture directory, every publish is written as received to its own FLV file.
  */
 import type { Logger } from 'pino';
@@ -35,6 +37,8 @@ import { tagTypeOf, type MediaTag } from '../media/tag-kinds.js';
 import { TrafficMeter } from './traffic-meter.js';
 import { PublishFigures, describeStream, type StreamDescription } from './stream-description.js';
 import { upstreamEvents } from './upstream-metrics.js';
+import { DEFAULT_GAP_FILLER_OPTIONS, GapBridge, type GapFillerOptions } from './gap-bridge.js';
+import { sessionTicker } from './session-ticker.js';
 
 export type { StreamDescription } from './stream-description.js';
 
@@ -55,6 +59,8 @@ export interface RelaySessionOptions {
   transcodeStreams: readonly string[];
   /** ffmpeg and transcode settings; null: transcoding unavailable. */
   fallback: FallbackOptions | null;
+  /** Filler while the publisher is away or silent (gap-bridge.ts). */
+  gapFiller: GapFillerOptions;
 }
 
 /** At a stream's normal end, ffmpeg may take this long to hand over what it still holds, in ms. */
@@ -72,6 +78,7 @@ export const DEFAULT_RELAY_SESSION_OPTIONS: RelaySessionOptions = {
   transcode: 'auto',
   transcodeStreams: [],
   fallback: null,
+  gapFiller: DEFAULT_GAP_FILLER_OPTIONS,
 };
 
 export interface RelaySessionStats {
@@ -101,7 +108,9 @@ export class RelaySession implements StreamSubscriber {
   private publishing = false;
   private lastMediaAtMs = Date.now();
   private graceTimer: NodeJS.Timeout | null = null;
-  private readonly stallTimer: NodeJS.Timeout;
+  /** Removes this session's periodic check from the shared ticker. */
+  private readonly untick: () => void;
+  private readonly bridge: GapBridge;
   private ending: Promise<void> | null = null;
   private decisionLogged = false;
   private readonly metrics: RelayMetrics | undefined;
@@ -130,7 +139,7 @@ export class RelaySession implements StreamSubscriber {
     this.figures = new PublishFigures(opts.metrics);
     this.fixer = new StreamFixer(
       (tag) => (this.fallback ? this.fallback.push(tag) : this.toDestination(tag)),
-      { ...opts.options.fixer, seamReady: true },
+      { ...opts.options.fixer, seamReady: true, gapFiller: opts.options.gapFiller.enabled },
       (r) => this.onRepair(r),
     );
     this.fallback =
@@ -144,27 +153,20 @@ export class RelaySession implements StreamSubscriber {
             frameMs: () => this.fixer.videoFrameDurationMs,
           })
         : null;
-    if (opts.destination.kind === 'rtmp') {
-      this.output = new Upstream({
-        ...opts.options.upstream,
-        url: opts.destination.url,
-        logger: this.log,
-        ...(opts.metrics ? { events: upstreamEvents(opts.metrics) } : {}),
-      });
-      opts.metrics?.upstreamBuffers.add(this.output);
-    } else {
-      this.output = new LocalOutput({
-        registry: opts.registry,
-        playPath: opts.destination.playPath,
-        recordingsDir: opts.options.recordingsDir,
-        fileName: `${opts.path.userId}-${opts.path.streamId}`,
-        logger: this.log,
-        onWriteFailed: (code) => opts.metrics?.fileWriteFailures.inc({ kind: 'recording', code }),
-      });
-    }
-    const checkMs = Math.max(50, Math.min(1000, Math.floor(opts.options.stallMs / 4)));
-    this.stallTimer = setInterval(() => this.checkStall(), checkMs);
-    this.stallTimer.unref();
+    this.output = this.makeOutput(opts);
+    this.bridge = new GapBridge({
+      fixer: this.fixer,
+      options: opts.options.gapFiller,
+      graceMs: opts.options.graceMs,
+      log: () => this.log,
+      metrics: opts.metrics,
+      // A transcoded stream is not filled: its ffmpeg stops with the publisher.
+      allowed: () => this.ending === null && this.mode.mode === 'remux',
+    });
+    this.untick = sessionTicker.add((nowMs) => {
+      this.checkStall(nowMs);
+      this.bridge.check(nowMs, this.publishing);
+    });
     this.log.info(
       {
         destination:
@@ -180,6 +182,34 @@ export class RelaySession implements StreamSubscriber {
       opts.options.transcodeStreams.includes(`${opts.path.userId}/${opts.path.streamId}`);
     if (forced) this.fallback?.startTranscode('forced by configuration', true);
     this.registry.subscribe(opts.path.path, this);
+  }
+
+  /** The upstream, or the local play path and recording. */
+  private makeOutput(opts: {
+    path: StreamPath;
+    destination: Destination;
+    registry: LiveStreamRegistry;
+    options: RelaySessionOptions;
+    metrics?: RelayMetrics;
+  }): Output {
+    if (opts.destination.kind === 'rtmp') {
+      const upstream = new Upstream({
+        ...opts.options.upstream,
+        url: opts.destination.url,
+        logger: this.log,
+        ...(opts.metrics ? { events: upstreamEvents(opts.metrics) } : {}),
+      });
+      opts.metrics?.upstreamBuffers.add(upstream);
+      return upstream;
+    }
+    return new LocalOutput({
+      registry: opts.registry,
+      playPath: opts.destination.playPath,
+      recordingsDir: opts.options.recordingsDir,
+      fileName: `${opts.path.userId}-${opts.path.streamId}`,
+      logger: this.log,
+      onWriteFailed: (code) => opts.metrics?.fileWriteFailures.inc({ kind: 'recording', code }),
+    });
   }
 
   /** remux, transcode (and why), or a transcode that was refused or failed. */
@@ -259,6 +289,7 @@ export class RelaySession implements StreamSubscriber {
     const arrivedAt = this.meter?.arrived(frame) ?? null;
     if (frame.kind !== 'data') {
       this.lastMediaAtMs = Date.now();
+      this.bridge.mediaArrived(this.lastMediaAtMs);
       this.stats.framesIn++;
       this.stats.bytesIn += frame.payload.length;
       this.figures.frameIn(frame.payload.length);
@@ -302,7 +333,8 @@ export class RelaySession implements StreamSubscriber {
     this.ending ??= (async () => {
       if (this.graceTimer) clearTimeout(this.graceTimer);
       this.graceTimer = null;
-      clearInterval(this.stallTimer);
+      this.untick();
+      this.bridge.stop();
       this.registry.unsubscribe(this.path.path, this);
       this.fixer.flush();
       await this.capture?.close();
@@ -345,9 +377,9 @@ export class RelaySession implements StreamSubscriber {
     this.fallback.startTranscode(reason);
   }
 
-  private checkStall(): void {
+  private checkStall(nowMs: number): void {
     if (!this.publishing || this.ending) return;
-    const silentMs = Date.now() - this.lastMediaAtMs;
+    const silentMs = nowMs - this.lastMediaAtMs;
     if (silentMs < this.options.stallMs) return;
     const publisher = this.registry.get(this.path.path)?.publisher;
     if (!publisher) return;
@@ -375,6 +407,7 @@ export class RelaySession implements StreamSubscriber {
       figures: this.figures,
       fixer: this.fixer,
       mode: this.mode,
+      gapFiller: this.bridge.describe(),
       destinationUrl: this.destination.kind === 'rtmp' ? this.destination.url : null,
       upstream,
       local:
@@ -387,6 +420,7 @@ export class RelaySession implements StreamSubscriber {
   private onRepair(r: RepairRecord): void {
     this.metrics?.repairs.inc({ kind: r.kind });
     if (r.kind === RepairKind.DROPPED_BEFORE_IDR) this.metrics?.framesDropped.inc({ reason: 'before-first-idr' });
+    else if (r.kind === RepairKind.DROPPED_IN_GAP) this.metrics?.framesDropped.inc({ reason: 'after-gap' });
     this.stats.repairs++;
     this.log.trace({ kind: r.kind, track: r.track, atMs: r.atMs, amount: r.amount }, 'repair');
   }

@@ -10,6 +10,7 @@ import { signedDelta32 } from '../media/timestamps.js';
 import { redactUrl } from '../rtmp/rtmp-url.js';
 import type { StreamPath } from '../rtmp/stream-path.js';
 import type { Upstream } from './upstream.js';
+import type { GapFillerDescription } from './gap-bridge.js';
 
 /** Per-stream JSON for the HTTP API. */
 export interface StreamDescription {
@@ -24,6 +25,8 @@ export interface StreamDescription {
   gopSeconds: number | null;
   mode: StreamMode;
   modeReason: string | null;
+  /** The gap filler: running or not, why it cannot run for this stream, what it sent. */
+  gapFiller: GapFillerDescription;
   repairs: StreamFixer['repairs'];
   destination:
     | {
@@ -98,6 +101,7 @@ export interface DescribedSession {
   figures: PublishFigures;
   fixer: StreamFixer;
   mode: { mode: StreamMode; reason: string | null };
+  gapFiller: GapFillerDescription;
   destinationUrl: string | null;
   upstream: Upstream | null;
   local: { playPath: string; recording: string | null } | null;
@@ -125,6 +129,7 @@ export function describeStream(s: DescribedSession): StreamDescription {
     gopSeconds: s.figures.gopSeconds,
     mode: s.mode.mode,
     modeReason: s.mode.reason,
+    gapFiller: s.gapFiller,
     repairs: s.fixer.repairs,
     destination:
       s.upstream !== null

@@ -24,6 +24,8 @@ export async function closeServer(server: Server, sockets: Set<Socket>): Promise
 export class TapProxy {
   readonly commands: string[] = [];
   readonly messages: RtmpMessage[] = [];
+  /** When each of `messages` had come through whole (epoch ms), same order. */
+  readonly arrivalsMs: number[] = [];
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -36,6 +38,7 @@ export class TapProxy {
       const parser = new ChunkParser({
         onMessage: (m) => {
           this.messages.push(m);
+          this.arrivalsMs.push(Date.now());
           if (m.typeId === MessageType.COMMAND_AMF0) this.commands.push(String(decodeAmf0(m.payload)[0]));
         },
       });
