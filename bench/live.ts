@@ -52,10 +52,17 @@ export class Receiver {
     host: '127.0.0.1',
     port: 0,
     logger: silent,
-    limits: { maxConnections: 2000, idleTimeoutMs: 120_000 },
+    // Every relay's upstream connections come from 127.0.0.1: no per-address caps.
+    limits: {
+      maxConnections: 2000,
+      idleTimeoutMs: 120_000,
+      maxConnectionsPerAddress: 0,
+      maxNewConnectionsPerSecond: 0,
+    },
   });
   port = 0;
   private readonly arrivals = new Map<string, number[]>();
+  private readonly keys = new Map<string, string[]>();
 
   async start(): Promise<void> {
     this.port = (await this.server.listen()).port;
@@ -64,14 +71,23 @@ export class Receiver {
   /** Start recording `path` (app/u/s). */
   watch(path: string): number[] {
     const list: number[] = [];
+    const keys: string[] = [];
     this.arrivals.set(path, list);
+    this.keys.set(path, keys);
     const sub: StreamSubscriber = {
       onFrame: (f: MediaFrame) => {
-        if (f.kind === 'video' && !f.isSequenceHeader) list.push(performance.now());
+        if (f.kind !== 'video' || f.isSequenceHeader) return;
+        list.push(performance.now());
+        keys.push(frameKey(f.payload));
       },
     };
     this.hub.subscribe(path, sub);
     return list;
+  }
+
+  /** The frame keys (frameKey) of what `path` received, in arrival order. */
+  keysOf(path: string): string[] {
+    return this.keys.get(path) ?? [];
   }
 
   url(path: string): string {
@@ -87,7 +103,13 @@ export class Receiver {
  * Publish `tags` to `url` in real time (paced by their timestamps), `seconds` long. Records
  * the send time of each video frame. Retries the connect while the server comes up.
  */
-export async function publish(url: string, tags: FlvTag[], seconds: number, startAt?: number): Promise<number[]> {
+export async function publish(
+  url: string,
+  tags: FlvTag[],
+  seconds: number,
+  startAt?: number,
+  keys?: string[],
+): Promise<number[]> {
   let client: RtmpClient | null = null;
   const deadline = Date.now() + 10_000;
   while (client === null) {
@@ -114,7 +136,10 @@ export async function publish(url: string, tags: FlvTag[], seconds: number, star
     const wait = start + ts - performance.now();
     if (wait > 1) await sleep(wait);
     client.sendMedia(kindOf(t.tagType), ts, t.data);
-    if (isCodedVideo(t)) sends.push(performance.now());
+    if (isCodedVideo(t)) {
+      sends.push(performance.now());
+      keys?.push(frameKey(t.data));
+    }
     i++;
     if (i === tags.length) {
       i = 0;
@@ -157,6 +182,11 @@ export function serveArgs(port: number, receiver: Pick<Receiver, 'port'>): strin
     '500',
     '--max-connections',
     '5000',
+    // Every bench publisher comes from 127.0.0.1: the per-address caps are for the internet.
+    '--max-connections-per-address',
+    '0',
+    '--max-new-connections-per-second',
+    '0',
   ];
 }
 
@@ -313,11 +343,33 @@ export interface LatencyStats {
   max: number;
 }
 
-/** Per-frame latency (arrival - send), matched by video frame order; the first second is warm-up. */
-export function latency(sends: number[], arrivals: number[], skipFrames = 30): LatencyStats {
-  const n = Math.min(sends.length, arrivals.length);
+/**
+ * A video frame's identity for matching what arrived to what was sent: its size and last
+ * bytes (a relay that repairs nothing passes the payload as it came).
+ */
+export function frameKey(payload: Buffer): string {
+  return payload.length < 9 ? `${payload.length}` : `${payload.length}:${payload.readUInt32BE(payload.length - 4)}`;
+}
+
+/**
+ * How many sent frames came before the first that arrived: a relay may drop the start of a
+ * stream (nginx-rtmp's push waits for its upstream session and a keyframe). 0 when the first
+ * arrival matches no sent frame (a transcode re-encodes every payload).
+ */
+export function arrivalOffset(sendKeys: readonly string[], arrivalKeys: readonly string[]): number {
+  const first = arrivalKeys[0];
+  const at = first === undefined ? -1 : sendKeys.indexOf(first);
+  return at < 0 ? 0 : at;
+}
+
+/**
+ * Per-frame latency (arrival - send), matched by video frame order from `offset` sent frames
+ * on (arrivalOffset); the first `skipFrames` are warm-up.
+ */
+export function latency(sends: number[], arrivals: number[], skipFrames = 30, offset = 0): LatencyStats {
+  const n = Math.min(sends.length - offset, arrivals.length);
   const values: number[] = [];
-  for (let i = skipFrames; i < n; i++) values.push((arrivals[i] as number) - (sends[i] as number));
+  for (let i = skipFrames; i < n; i++) values.push((arrivals[i] as number) - (sends[i + offset] as number));
   values.sort((a, b) => a - b);
   return {
     frames: values.length,

@@ -12,7 +12,7 @@
  *   ffmpeg -c copy            publisher -> ffmpeg -listen 1 ... -c copy -> receiver
  *   ffmpeg libx264 (seed)     publisher -> ffmpeg -listen 1 ... libx264 (seed's settings) -> receiver
  */
-import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,131 +25,40 @@ import {
   latency,
   loadTags,
   memoryMb,
-  processTree,
   publish,
   sleep,
   startFfmpegRelay,
   startRinse,
+  arrivalOffset,
   type LatencyStats,
   type RelayProcess,
 } from './live.js';
+import { benchSource } from './bench-source.js';
+import { ProcessSampler } from './process-sampler.js';
+import { findNginxRtmp, NGINX_INSTALL_HINT, startNginxRelay, type NginxRtmp } from './nginx-relay.js';
+import { nginxLines, type IdleFigures } from './nginx-compare.js';
 
 const quick = process.argv.includes('--quick');
 const LATENCY_SECONDS = quick ? 8 : 30;
 const WARMUP_FRAMES = quick ? 60 : 150;
-const SCALE_NS = quick ? [1, 10] : [1, 10, 50, 100];
+const SCALE_NS = quick ? [1, 20] : [1, 20, 100];
+/** CPU per stream is measured after this many seconds of a scale run (steady state). */
+const STEADY_AFTER_S = quick ? 2 : 5;
+/** How long the relays sit with no stream for the idle figure, in s. */
+const IDLE_S = quick ? 5 : 10;
+/** nginx-rtmp's row name; null tool: not installed, skipped. */
+const NGINX_PATH = 'nginx-rtmp push';
+const nginx = findNginxRtmp();
 /** Full run: the search for the largest N goes on in steps of this many streams ... */
 const SEARCH_STEP = 50;
 /** ... up to this many (the harness shares the machine: 2 cores were saturated near 300). */
 const SEARCH_MAX_STREAMS = 500;
 const SCALE_SECONDS = quick ? 6 : 20;
 const FIX_MB = quick ? 20 : 100;
-const CACHE = resolve(import.meta.dirname, '../node_modules/.cache/rinse-bench');
 const ffmpeg = requireTool('ffmpeg').path;
 
 function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`);
-}
-
-/** The bench source: 720p30, about 2.5 Mbps, H.264 + AAC, 2 s GOP, 40 s (longer than any run: a loop would shift audio against video at the seam); made once. */
-async function source(): Promise<string> {
-  mkdirSync(CACHE, { recursive: true });
-  const file = join(CACHE, 'source-720p30-2500k-40s.flv');
-  if (existsSync(file)) return file;
-  const r = await runTool(
-    ffmpeg,
-    [
-      '-hide_banner',
-      '-nostdin',
-      '-loglevel',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=1280x720:rate=30',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:sample_rate=44100',
-      '-t',
-      '40',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'superfast',
-      '-b:v',
-      '2500k',
-      '-maxrate',
-      '2500k',
-      '-bufsize',
-      '5000k',
-      '-g',
-      '60',
-      '-keyint_min',
-      '60',
-      '-sc_threshold',
-      '0',
-      '-pix_fmt',
-      'yuv420p',
-      '-c:a',
-      'aac',
-      '-b:a',
-      '128k',
-      '-ar',
-      '44100',
-      '-ac',
-      '2',
-      '-f',
-      'flv',
-      `${file}.tmp`,
-    ],
-    300_000,
-  );
-  if (r.code !== 0) throw new Error(`bench source encode failed: ${r.stderr.toString()}`);
-  rmSync(file, { force: true });
-  writeFileSync(file, readFileSync(`${file}.tmp`));
-  rmSync(`${file}.tmp`, { force: true });
-  return file;
-}
-
-/**
- * Samples the CPU time and RSS of a process and its children (rinse's ffmpeg) from /proc
- * every 250 ms, so the figures survive processes that exit by themselves when their
- * publisher leaves (ffmpeg -listen). Peak RSS is the peak of the tree's summed RSS.
- */
-class ProcessSampler {
-  /** Last CPU seconds seen per pid, and what each had at the start. */
-  private readonly first = new Map<number, number>();
-  private readonly last = new Map<number, number>();
-  peakRssMb = 0;
-  private readonly timer: NodeJS.Timeout;
-  constructor(private readonly pid: number) {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), 250);
-  }
-  private sample(): void {
-    let rss = 0;
-    for (const p of processTree(this.pid)) {
-      const cpu = cpuSeconds(p);
-      if (Number.isNaN(cpu)) continue;
-      if (!this.first.has(p)) this.first.set(p, p === this.pid ? cpu : 0);
-      this.last.set(p, cpu);
-      const mem = memoryMb(p);
-      if (!Number.isNaN(mem.rss)) rss += p === this.pid ? Math.max(mem.rss, 0) : mem.rss;
-      if (p === this.pid && !Number.isNaN(mem.peak)) this.peakRssMb = Math.max(this.peakRssMb, mem.peak);
-    }
-    this.peakRssMb = Math.max(this.peakRssMb, rss);
-  }
-  get cpuSeconds(): number {
-    let total = 0;
-    for (const [p, cpu] of this.last) total += cpu - (this.first.get(p) ?? 0);
-    return total;
-  }
-  stop(): void {
-    this.sample();
-    clearInterval(this.timer);
-  }
 }
 
 interface PathResult {
@@ -172,17 +81,19 @@ async function measurePath(
   stream: string,
 ): Promise<{ name: string; latency: LatencyStats; cpu: number | null; peak: number | null }> {
   const relay = await start(stream);
-  const arrivals = receiver.watch(relay ? `live/out/${stream}` : `live/direct/${stream}`);
+  const path = relay ? `live/out/${stream}` : `live/direct/${stream}`;
+  const arrivals = receiver.watch(path);
   const pid = relay?.child.pid;
   const sampler = pid ? new ProcessSampler(pid) : null;
   const url = relay ? relay.ingestUrl(stream) : receiver.url(`live/direct/${stream}`);
-  const sends = await publish(url, tags, LATENCY_SECONDS);
+  const keys: string[] = [];
+  const sends = await publish(url, tags, LATENCY_SECONDS, undefined, keys);
   await sleep(1500); // let a transcode hand over its last frames
   sampler?.stop();
   const cpu = sampler ? sampler.cpuSeconds / LATENCY_SECONDS : null;
   const peak = sampler ? sampler.peakRssMb : null;
   await relay?.stop();
-  const stats = latency(sends, arrivals, WARMUP_FRAMES);
+  const stats = latency(sends, arrivals, WARMUP_FRAMES, arrivalOffset(keys, receiver.keysOf(path)));
   log(
     `${name}: ${stats.frames} frames, p50 ${stats.p50.toFixed(2)} ms, p99 ${stats.p99.toFixed(2)} ms${cpu !== null ? `, ${(cpu * 100).toFixed(2)}% of a core` : ''}`,
   );
@@ -202,6 +113,9 @@ async function liveLatency(receiver: Receiver, tags: ReturnType<typeof loadTags>
       (s) => startFfmpegRelay(ffmpeg, receiver, s, 'seed'),
       's1',
     ),
+    ...(nginx === null
+      ? []
+      : [await measurePath(NGINX_PATH, receiver, tags, () => startNginxRelay(nginx, receiver), 'x1')]),
   ];
   const direct = runs[0]!.latency;
   return runs.map((r) => ({
@@ -217,6 +131,8 @@ async function liveLatency(receiver: Receiver, tags: ReturnType<typeof loadTags>
 }
 
 interface ScaleResult {
+  /** Which relay: rinse remux, or nginx-rtmp push. */
+  relay: string;
   streams: number;
   framesMatched: number;
   addedP99: number;
@@ -227,7 +143,10 @@ interface ScaleResult {
 
 async function scale(receiver: Receiver, tags: ReturnType<typeof loadTags>, directP99: number): Promise<ScaleResult[]> {
   const out: ScaleResult[] = [];
-  for (const n of SCALE_NS) out.push(await scalePoint(receiver, tags, directP99, n));
+  for (const n of SCALE_NS) {
+    out.push(await scalePoint(receiver, tags, directP99, n));
+    if (nginx !== null) out.push(await scalePoint(receiver, tags, directP99, n, NGINX_PATH));
+  }
   // Full run: past the fixed points, more streams in steps until p99 added exceeds 50 ms.
   if (!quick) {
     for (let n = SEARCH_STEP + (SCALE_NS.at(-1) as number); n <= SEARCH_MAX_STREAMS; n += SEARCH_STEP) {
@@ -244,19 +163,29 @@ async function scalePoint(
   tags: ReturnType<typeof loadTags>,
   directP99: number,
   n: number,
+  relayName = 'rinse remux',
 ): Promise<ScaleResult> {
-  const relay = await startRinse(receiver);
+  const relay =
+    relayName === NGINX_PATH ? await startNginxRelay(nginx as NginxRtmp, receiver) : await startRinse(receiver);
   const pid = relay.child.pid as number;
-  const streams = Array.from({ length: n }, (_, i) => `n${n}-${i}`);
+  const tag = relayName === NGINX_PATH ? 'x' : 'n';
+  const streams = Array.from({ length: n }, (_, i) => `${tag}${n}-${i}`);
   const arrivals = streams.map((s) => receiver.watch(`live/out/${s}`));
+  const keys = streams.map((): string[] => []);
   const cpu0 = cpuSeconds(pid);
   const sampler = new ProcessSampler(pid);
   // Staggered starts so 100 publishers do not send their keyframes in the same millisecond.
   const t0 = performance.now() + 200;
+  // CPU in the steady state: the first seconds (connects, the first GOPs) left out.
+  let cpuSteady0 = cpu0;
+  const steadyTimer = setTimeout(() => (cpuSteady0 = cpuSeconds(pid)), 200 + STEADY_AFTER_S * 1000);
   const sends = await Promise.all(
-    streams.map((s, i) => publish(relay.ingestUrl(s), tags, SCALE_SECONDS, t0 + (i * 33) / Math.max(1, n / 30))),
+    streams.map((s, i) =>
+      publish(relay.ingestUrl(s), tags, SCALE_SECONDS, t0 + (i * 33) / Math.max(1, n / 30), keys[i] as string[]),
+    ),
   );
-  const cpu = cpuSeconds(pid) - cpu0;
+  clearTimeout(steadyTimer);
+  const cpu = cpuSeconds(pid) - cpuSteady0;
   const mem = memoryMb(pid);
   sampler.stop();
   await relay.stop();
@@ -264,24 +193,45 @@ async function scalePoint(
   for (let i = 0; i < n; i++) {
     const s = sends[i] as number[];
     const a = arrivals[i] as number[];
-    const m = Math.min(s.length, a.length);
-    for (let k = WARMUP_FRAMES / 2; k < m; k++) all.push((a[k] as number) - (s[k] as number));
+    const offset = arrivalOffset(keys[i] as string[], receiver.keysOf(`live/out/${streams[i] as string}`));
+    const m = Math.min(s.length - offset, a.length);
+    for (let k = WARMUP_FRAMES / 2; k < m; k++) all.push((a[k] as number) - (s[k + offset] as number));
   }
   all.sort((x, y) => x - y);
   const p99 = all.length ? (all[Math.min(all.length - 1, Math.ceil(0.99 * all.length) - 1)] as number) : Number.NaN;
   const row: ScaleResult = {
+    relay: relayName,
     streams: n,
     framesMatched: all.length,
     addedP99: p99 - directP99,
-    cpuPercentOfCorePerStream: (100 * cpu) / SCALE_SECONDS / n,
+    cpuPercentOfCorePerStream: (100 * cpu) / (SCALE_SECONDS - STEADY_AFTER_S) / n,
     rssMb: mem.rss,
     peakRssMb: mem.peak,
   };
   log(
-    `scale ${n}: p99 added ${row.addedP99.toFixed(2)} ms, ${row.cpuPercentOfCorePerStream.toFixed(3)}% of a core per stream, peak RSS ${row.peakRssMb.toFixed(1)} MB`,
+    `${relayName} at ${n}: p99 added ${row.addedP99.toFixed(2)} ms, ${row.cpuPercentOfCorePerStream.toFixed(3)}% of a core per stream, peak RSS ${row.peakRssMb.toFixed(1)} MB`,
   );
   await sleep(500);
   return row;
+}
+
+/** CPU with no stream at all: rinse (and nginx-rtmp) started and left alone, % of a core. */
+async function idleCpu(receiver: Receiver): Promise<IdleFigures> {
+  const measure = async (relay: RelayProcess): Promise<number> => {
+    await sleep(1000);
+    const pid = relay.child.pid as number;
+    const cpu0 = cpuSeconds(pid);
+    await sleep(IDLE_S * 1000);
+    const percent = (100 * (cpuSeconds(pid) - cpu0)) / IDLE_S;
+    await relay.stop();
+    return percent;
+  };
+  const rinse = await measure(await startRinse(receiver));
+  const peer = nginx === null ? null : await measure(await startNginxRelay(nginx, receiver));
+  log(
+    `idle ${IDLE_S} s: rinse ${rinse.toFixed(3)} %, nginx-rtmp ${peer === null ? 'n/a' : peer.toFixed(3)} % of a core`,
+  );
+  return { rinse, nginx: peer, seconds: IDLE_S };
 }
 
 /**
@@ -306,17 +256,21 @@ function fmt(n: number | null, digits = 2): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const sourceFile = await source();
+  const sourceFile = await benchSource(ffmpeg);
   const tags = loadTags(sourceFile);
   const receiver = new Receiver();
   await receiver.start();
   log(
     `${quick ? 'quick' : 'full'} run: ${LATENCY_SECONDS} s per latency path, scale N = ${SCALE_NS.join(', ')}${quick ? '' : `, then +${SEARCH_STEP} until p99 added > 50 ms (at most ${SEARCH_MAX_STREAMS})`}, ${SCALE_SECONDS} s each`,
   );
+  if (nginx === null) log(`nginx-rtmp not installed: its rows are skipped (${NGINX_INSTALL_HINT})`);
   const paths = await liveLatency(receiver, tags);
   const directP99 = paths[0]!.latency.p99;
-  const scaleRows = await scale(receiver, tags, directP99);
+  const allScaleRows = await scale(receiver, tags, directP99);
+  const idle = await idleCpu(receiver);
   await receiver.stop();
+  const scaleRows = allScaleRows.filter((r) => r.relay === 'rinse remux');
+  const nginxRows = allScaleRows.filter((r) => r.relay === NGINX_PATH);
   const off = await offline(sourceFile);
 
   const largestN = scaleRows.filter((r) => r.addedP99 <= 50).reduce((m, r) => Math.max(m, r.streams), 0);
@@ -327,6 +281,8 @@ async function main(): Promise<void> {
     ...latencyLines(paths),
     '',
     ...scaleLines(scaleRows, largestN),
+    '',
+    ...nginxLines(paths, scaleRows, nginxRows, idle),
     '',
     ...offlineLines(off),
     '',
@@ -347,7 +303,7 @@ async function main(): Promise<void> {
   );
   writeFileSync(
     file,
-    `${JSON.stringify({ quick, machine: { os: type(), cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version }, paths, scale: scaleRows, offline: off, targets, largestNWithin50ms: largestN }, null, 2)}\n`,
+    `${JSON.stringify({ quick, machine: { os: type(), cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version }, paths, scale: scaleRows, nginxScale: nginxRows, idle, offline: off, targets, largestNWithin50ms: largestN }, null, 2)}\n`,
   );
   process.stdout.write(`results: ${file}\n`);
 }

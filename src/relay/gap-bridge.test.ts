@@ -17,7 +17,7 @@ import {
 } from '../fixer/synthetic-h264.test-support.js';
 import { TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
 import { GapBridge, type GapFillerOptions } from './gap-bridge.js';
-import { SessionTicker } from './session-ticker.js';
+import { SessionTicker } from '../media/session-ticker.js';
 
 const FPS = 25;
 const FRAME_MS = 1000 / FPS;

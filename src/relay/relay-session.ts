@@ -38,7 +38,7 @@ import { TrafficMeter } from './traffic-meter.js';
 import { PublishFigures, describeStream, type StreamDescription } from './stream-description.js';
 import { upstreamEvents } from './upstream-metrics.js';
 import { DEFAULT_GAP_FILLER_OPTIONS, GapBridge, type GapFillerOptions } from './gap-bridge.js';
-import { sessionTicker } from './session-ticker.js';
+import { sessionTicker } from '../media/session-ticker.js';
 
 export type { StreamDescription } from './stream-description.js';
 

@@ -17,6 +17,7 @@
  *   metadata and sequence headers never are. Memory stays bounded by the queue limit plus the
  *   outage buffer.
  */
+import { sessionTicker } from '../media/session-ticker.js';
 import type { Logger } from 'pino';
 import { encodeAmf0 } from '../media/amf0-writer.js';
 import { RtmpClient } from '../rtmp/client.js';
@@ -37,8 +38,6 @@ export * from './upstream-options.js';
 
 /** `@setDataFrame` in front of an onMetaData body: how a publisher sends metadata. */
 const SET_DATA_FRAME = encodeAmf0('@setDataFrame');
-/** How often a live session's acknowledgements are checked, in ms. */
-const HEALTH_CHECK_MS = 250;
 /**
  * What a receiver may have read (and acknowledged) but not yet stored, in bytes: a resume
  * starts at a keyframe at least this far before the acknowledged point. FFmpeg as a receiver
@@ -58,7 +57,8 @@ export class Upstream {
   private state: State = 'waiting';
   private client: RtmpClient | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  private healthTimer: NodeJS.Timeout | null = null;
+  /** Removes the health check from the shared ticker (null: not running). */
+  private untickHealth: (() => void) | null = null;
   private ackWatch: AckWatch | null = null;
   /** Failed attempts in this outage, and how many of them after its fast phase. */
   private failures = 0;
@@ -260,8 +260,7 @@ export class Upstream {
       this.write(first === undefined ? header : { ...header, timestampMs: first });
     this.pump();
     this.ackWatch = new AckWatch(this.options.ackTimeoutMs, this.options.ackWindowBytes);
-    this.healthTimer = setInterval(() => this.checkHealth(), HEALTH_CHECK_MS);
-    this.healthTimer.unref();
+    this.untickHealth ??= sessionTicker.add(() => this.checkHealth());
     this.options.events?.onConnected?.(this.stats.connects);
     const recovered = this.stats.connects > 1;
     if (recovered) {
@@ -315,8 +314,8 @@ export class Upstream {
   }
 
   private stopHealthChecks(): void {
-    if (this.healthTimer) clearInterval(this.healthTimer);
-    this.healthTimer = null;
+    this.untickHealth?.();
+    this.untickHealth = null;
     this.ackWatch = null;
   }
 

@@ -113,6 +113,33 @@ describe('RtmpConnection', () => {
     client.shutdown('destroy');
   });
 
+  it('sends every message of one event-loop turn in one write to the kernel, and in order', async () => {
+    const { client, clientSeen, serverSocket } = await pair();
+    const { seen } = serverSide(serverSocket);
+    await until(() => seen.handshake.length === 1 && clientSeen.handshake.length === 1);
+    // Count what the socket hands to its handle: one writev for the turn, no single writes.
+    type Handle = (...args: unknown[]) => unknown;
+    const socket = (client as unknown as { socket: Socket & { _writev: Handle; _write: Handle } }).socket;
+    const calls = { writev: 0, write: 0, chunks: 0 };
+    const writev = socket._writev.bind(socket);
+    const write = socket._write.bind(socket);
+    socket._writev = (...args: unknown[]) => {
+      calls.writev++;
+      calls.chunks += (args[0] as unknown[]).length;
+      return writev(...args);
+    };
+    socket._write = (...args: unknown[]) => {
+      calls.write++;
+      return write(...args);
+    };
+    for (let i = 0; i < 10; i++) client.sendMedia('video', 1, 40 + i, Buffer.from([0x27, 0x01, 0, 0, 0, i]));
+    expect(calls, 'nothing written before the turn ends').toEqual({ writev: 0, write: 0, chunks: 0 });
+    await until(() => seen.media.length === 10);
+    expect(calls).toEqual({ writev: 1, write: 0, chunks: 10 });
+    expect(seen.media.map((m) => m.timestampMs)).toEqual(Array.from({ length: 10 }, (_, i) => 40 + i));
+    client.shutdown('destroy');
+  });
+
   it('splits an aggregate into its audio/video/data sub-messages with absolute timestamps', async () => {
     const { client, serverSocket } = await pair();
     const { seen } = serverSide(serverSocket);

@@ -8,6 +8,7 @@
  * Input is processed inside one try: a protocol violation, or a throw from a handler, is
  * reported once through `onFault` and never escapes a socket event.
  */
+import { sessionTicker } from '../media/session-ticker.js';
 import type { Socket } from 'node:net';
 import type { Amf0Value } from '../media/amf0.js';
 import { decodeAmf0 } from '../media/amf0-reader.js';
@@ -95,7 +96,14 @@ export class RtmpConnection {
    * bytes count toward its collection trigger).
    */
   private readonly sendBuffer = Buffer.allocUnsafe(SEND_BUFFER_BYTES);
-  private handshakeTimer: NodeJS.Timeout | null = null;
+  /** Removes the handshake deadline from the shared ticker (null: none pending). */
+  private handshakeCheck: (() => void) | null = null;
+  /** Writes of this event-loop turn are corked; the uncork is queued. */
+  private corked = false;
+  private readonly uncorkTurn = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   private graceTimer: NodeJS.Timeout | null = null;
   /** Input is ignored and no handler is called once the owner shut the connection down. */
   private shut = false;
@@ -127,13 +135,15 @@ export class RtmpConnection {
     });
     const timeoutMs = options.handshakeTimeoutMs;
     if (timeoutMs !== undefined) {
-      this.handshakeTimer = setTimeout(() => {
-        this.handshakeTimer = null;
+      const deadlineMs = Date.now() + timeoutMs;
+      this.handshakeCheck = sessionTicker.add((nowMs) => {
+        if (nowMs < deadlineMs) return;
+        this.clearHandshakeTimer();
         if (!this.shut)
           this.handler.onFault(
             new RtmpError(RtmpErrorCode.HANDSHAKE_TIMEOUT, `handshake not done within ${timeoutMs} ms`),
           );
-      }, timeoutMs);
+      });
     }
   }
 
@@ -230,14 +240,21 @@ export class RtmpConnection {
   }
 
   private clearHandshakeTimer(): void {
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = null;
+    this.handshakeCheck?.();
+    this.handshakeCheck = null;
   }
 
   private writeRaw(bytes: Buffer): boolean {
     if (this.socket.destroyed || this.socket.writableEnded) return false;
     this.counters.bytesOut += bytes.length;
     this.lastActivityMs = Date.now();
+    // Everything written for this socket in one event-loop turn goes to the kernel in one
+    // writev at the turn's end: one system call per turn, not per message.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncorkTurn);
+    }
     return this.socket.write(bytes);
   }
 

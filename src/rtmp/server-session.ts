@@ -9,6 +9,7 @@
  * then metadata, sequence headers and the GOP from the latest keyframe, then live media.
  * Any protocol violation, or a deadline missed, ends this session only.
  */
+import { sessionTicker } from '../media/session-ticker.js';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Amf0Value } from '../media/amf0.js';
@@ -59,7 +60,8 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
   /** The digest of the publish token this session presented (StreamPublisher). */
   credential: string | undefined;
   private closed = false;
-  private idleTimer: NodeJS.Timeout | null = null;
+  /** Removes the idle check from the shared ticker (null once closed). */
+  private untick: (() => void) | null = null;
   private readonly deadlines: CommandDeadlines;
 
   constructor(socket: Socket, ctx: SessionContext, onClose: (info: SessionCloseInfo) => void) {
@@ -79,8 +81,7 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
       counters: this.stats,
       handshakeTimeoutMs: ctx.limits.handshakeTimeoutMs,
     });
-    const idleCheckMs = Math.max(50, Math.min(1000, Math.floor(ctx.limits.idleTimeoutMs / 4)));
-    this.idleTimer = setInterval(() => this.checkIdle(), idleCheckMs);
+    this.untick = sessionTicker.add((nowMs) => this.checkIdle(nowMs));
     this.log.debug('session opened');
   }
 
@@ -110,8 +111,8 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
     if (this.closed) return;
     this.closed = true;
     this.deadlines.clear();
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.idleTimer = null;
+    this.untick?.();
+    this.untick = null;
     for (const streamId of [...this.streams.keys()]) this.releaseStream(streamId);
     this.streams.clear();
     // An orderly end still destroys a peer that never reads, after a grace period.
@@ -164,8 +165,8 @@ export class ServerSession implements StreamPublisher, RtmpConnectionHandler, Pl
     else this.onAudioVideo(kind, streamId, timestampMs, payload);
   }
 
-  private checkIdle(): void {
-    if (Date.now() - this.connection.lastActivityMs >= this.ctx.limits.idleTimeoutMs) {
+  private checkIdle(nowMs: number): void {
+    if (nowMs - this.connection.lastActivityMs >= this.ctx.limits.idleTimeoutMs) {
       this.fail(
         new RtmpError(RtmpErrorCode.IDLE_TIMEOUT, `no bytes in or out for ${this.ctx.limits.idleTimeoutMs} ms`),
       );

@@ -1,7 +1,8 @@
 /**
- * One coarse timer for every relay session's periodic checks (a stalled publisher, a gap to
- * fill): a session adds its check and removes it when it ends, and the timer runs only while
- * some session is there, so an idle relay has no timer at all.
+ * One coarse timer for every session's periodic checks and deadlines (an RTMP session's idle
+ * and handshake deadlines, an upstream's health, a relay session's stalled publisher and gap
+ * to fill): each adds its check and removes it when done, and the timer runs only while
+ * some check is registered, so an idle process has no timer at all.
  */
 
 /** How often the checks run, in ms: fine enough for the gap filler's 500 ms margin. */
@@ -38,5 +39,5 @@ export class SessionTicker {
   }
 }
 
-/** The process's ticker: every session of every relay in it shares this one timer. */
+/** The process's ticker: every session in it shares this one timer. */
 export const sessionTicker = new SessionTicker();
