@@ -141,28 +141,11 @@ function sameSliceData(sent: Buffer, got: Buffer): boolean {
 }
 
 /**
- * `got` is the IDR `sent` again, as the gap filler sends it: the same NAL units, its IDR
- * slices with only their headers changed (idr_pic_id); the composition time may differ (it
- * is shown after the filler before it).
+ * Pair the NAL units of `sent` and `got` when only slice headers differ: other units
+ * byte-identical, each slice of the same nal_ref_idc and slice data, an IDR slice becoming
+ * `idrBecomes` (its NAL type). The IDR and slice counts, or null when they do not pair.
  */
-function resentIdr(sent: Buffer, got: Buffer): boolean {
-  if (got[0] !== sent[0] || got[1] !== sent[1]) return false;
-  const a = nalUnits(sent);
-  const b = nalUnits(got);
-  if (a === null || b === null || a.length !== b.length) return false;
-  return a.every((x, i) => {
-    const y = b[i] as Buffer;
-    if (nalType(x) !== NAL_IDR) return x.equals(y);
-    return nalType(y) === NAL_IDR && refIdc(x) === refIdc(y) && sameSliceData(x, y);
-  });
-}
-
-/**
- * How `got` relates to `sent` when only slice headers were rewritten: 'demoted' (an IDR
- * became a non-IDR I picture), 'renumbered' (a picture's frame_num / POC), or null.
- */
-export function rewrittenSlices(sent: Buffer, got: Buffer): 'demoted' | 'renumbered' | null {
-  if (got.length < 5 || sent.length < 5 || !sent.subarray(1, 5).equals(got.subarray(1, 5))) return null;
+function pairedSlices(sent: Buffer, got: Buffer, idrBecomes: number): { idrs: number; slices: number } | null {
   const a = nalUnits(sent);
   const b = nalUnits(got);
   if (a === null || b === null || a.length !== b.length) return null;
@@ -176,11 +159,34 @@ export function rewrittenSlices(sent: Buffer, got: Buffer): 'demoted' | 'renumbe
       if (!x.equals(y)) return null;
       continue;
     }
-    const expectedType = tx === NAL_IDR ? NAL_SLICE : tx;
+    const expectedType = tx === NAL_IDR ? idrBecomes : tx;
     if (nalType(y) !== expectedType || refIdc(x) !== refIdc(y) || !sameSliceData(x, y)) return null;
     if (tx === NAL_IDR) idrs++;
     slices++;
   }
+  return { idrs, slices };
+}
+
+/**
+ * `got` is the IDR `sent` again, as the gap filler sends it: the same NAL units, its IDR
+ * slices with only their headers changed (idr_pic_id); the composition time may differ (it
+ * is shown after the filler before it).
+ */
+function resentIdr(sent: Buffer, got: Buffer): boolean {
+  if (got[0] !== sent[0] || got[1] !== sent[1]) return false;
+  const paired = pairedSlices(sent, got, NAL_IDR);
+  return paired !== null && paired.idrs > 0;
+}
+
+/**
+ * How `got` relates to `sent` when only slice headers were rewritten: 'demoted' (an IDR
+ * became a non-IDR I picture), 'renumbered' (a picture's frame_num / POC), or null.
+ */
+export function rewrittenSlices(sent: Buffer, got: Buffer): 'demoted' | 'renumbered' | null {
+  if (got.length < 5 || sent.length < 5 || !sent.subarray(1, 5).equals(got.subarray(1, 5))) return null;
+  const paired = pairedSlices(sent, got, NAL_SLICE);
+  if (paired === null) return null;
+  const { idrs, slices } = paired;
   if (idrs > 0) return sent[0] === 0x17 && got[0] === 0x27 && idrs === slices ? 'demoted' : null;
   return slices > 0 && sent[0] === got[0] ? 'renumbered' : null;
 }

@@ -15,7 +15,6 @@ import { JUDGES } from './support/judges.js';
 import {
   BIN,
   TEST_SECRETS,
-  TEST_STREAM_KEY,
   expectReceiverClean,
   freePort,
   runProcess,
@@ -24,7 +23,7 @@ import {
   startReceiver,
   startRinse,
 } from './support/processes.js';
-import { TapProxy } from './support/tap-proxy.js';
+import { startTappedReceiver } from './support/tap-proxy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rinse-ops-'));
 const fixture = useFixtures();
@@ -138,11 +137,10 @@ describe('HTTP API and graceful drain of a live rinse serve', () => {
 
   it('SIGTERM during a live stream: readyz 503 at once, the stream runs to its end, FCUnpublish upstream, exit 0', async () => {
     const out = join(dir, 'drain.flv');
-    const receiver = startReceiver(out, await freePort());
-    const tap = await new TapProxy(receiver.port).start();
+    const { receiver, tap, target } = await startTappedReceiver(out);
     const relay = await startRinse([
       '--target',
-      `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}`,
+      target,
       '--grace-ms',
       '300',
       '--drain-timeout-ms',

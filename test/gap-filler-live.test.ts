@@ -25,15 +25,8 @@ import { useFixtures } from './support/fixtures.js';
 import { JUDGES, expectDecodes } from './support/judges.js';
 import { probePackets, testEncode } from './support/media.js';
 import { freePort } from './support/free-port.js';
-import {
-  apiPortOf,
-  expectReceiverClean,
-  runReplay,
-  startReceiver,
-  startRinse,
-  TEST_STREAM_KEY,
-} from './support/processes.js';
-import { TapProxy } from './support/tap-proxy.js';
+import { apiPortOf, expectReceiverClean, runReplay, startReceiver, startRinse } from './support/processes.js';
+import { startTappedReceiver, type TapProxy } from './support/tap-proxy.js';
 
 const fixture = useFixtures();
 const dir = mkdtempSync(join(tmpdir(), 'rinse-gap-live-'));
@@ -88,11 +81,10 @@ describe('gap filler, live', () => {
   it('publisher drops for 1, 3 and 8 s, restarting at 0: one connection, the contract holds, the media clock ends within 200 ms of the wall clock', async () => {
     const segment = cut('clean-720p30', 4500);
     const out = join(dir, 'flap.flv');
-    const receiver = startReceiver(out, await freePort());
-    const tap = await new TapProxy(receiver.port).start();
+    const { receiver, tap, target } = await startTappedReceiver(out);
     const relay = await startRinse([
       '--target',
-      `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}`,
+      target,
       '--grace-ms',
       '12000',
       '--drain-timeout-ms',
@@ -201,16 +193,8 @@ describe('gap filler, live', () => {
 
   it('a publisher gone for longer than the grace period: the filler stops, FCUnpublish and deleteStream end the upstream', async () => {
     const out = join(dir, 'gone.flv');
-    const receiver = startReceiver(out, await freePort());
-    const tap = await new TapProxy(receiver.port).start();
-    const relay = await startRinse([
-      '--target',
-      `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}`,
-      '--grace-ms',
-      '2500',
-      '--recordings-dir',
-      join(dir, 'rec'),
-    ]);
+    const { receiver, tap, target } = await startTappedReceiver(out);
+    const relay = await startRinse(['--target', target, '--grace-ms', '2500', '--recordings-dir', join(dir, 'rec')]);
     try {
       expect(
         (await runReplay(cut('clean-720p30', 3000), `rtmp://127.0.0.1:${relay.port}/live/glasses/gone`, 1)).code,

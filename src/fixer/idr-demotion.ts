@@ -44,8 +44,9 @@ export class IdrDemoter {
   private rewriting = false;
   /** Numbering unknown (an unreadable slice) until the next kept IDR: demote nothing. */
   private lost = true;
-  /** The last picture's frame_num as it came (before renumbering) and whether it was a reference. */
-  private lastSource: { frameNum: number; ref: boolean } | null = null;
+  /** The last picture's frame_num as it came (before renumbering), -1 before any; and whether it was a reference. */
+  private lastSourceFrameNum = -1;
+  private lastSourceRef = false;
 
   constructor(params: ParameterSets) {
     this.params = params;
@@ -81,7 +82,8 @@ export class IdrDemoter {
     if (pps === undefined || sps === undefined) return unchanged(demote ? 'unknown PPS' : null);
     const sourcePoc = sps.picOrderCntType === 0 ? (this.poc.next(header, sps) ?? 0) : 0;
     const maxFrameNum = 2 ** sps.log2MaxFrameNum;
-    this.lastSource = { frameNum: header.frameNum, ref: header.nalRefIdc !== 0 };
+    this.lastSourceFrameNum = header.frameNum;
+    this.lastSourceRef = header.nalRefIdc !== 0;
 
     if (idr) {
       let refusal: string | null = null;
@@ -140,8 +142,8 @@ export class IdrDemoter {
    * null while the numbering is unknown or the last picture was not a reference.
    */
   nextSourceFrameNum(maxFrameNum: number): number | null {
-    const last = this.lastSource;
-    return this.lost || last === null || !last.ref ? null : (last.frameNum + 1) % maxFrameNum;
+    if (this.lost || this.lastSourceFrameNum < 0 || !this.lastSourceRef) return null;
+    return (this.lastSourceFrameNum + 1) % maxFrameNum;
   }
 
   /**

@@ -20,7 +20,7 @@
  * Pure: no sockets, timers or logger. The offline `fix`, the live relay and the tests all
  * push tags in and take tags out.
  */
-import { SOUND_FORMAT_AAC } from '../flv/flv-tag.js';
+import { classifyAudio } from '../flv/media-tag.js';
 import { MAX_KEYFRAME_INTERVAL_MS, MIN_KEYFRAME_INTERVAL_MS } from '../media/output-contract.js';
 import { AudioTrack, type AudioTrackHost } from './audio-track.js';
 import { Interleaver } from './interleaver.js';
@@ -29,11 +29,6 @@ import { START_ALIGN_MS, StartGate } from './start-gate.js';
 import { ClockShifts } from './track-timeline.js';
 import { VideoTrack, type VideoTrackHost } from './video-track.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
-
-/** An AAC sequence header tag body (AACPacketType 0): kept through a gap, it says the next configuration. */
-function isAudioHeader(data: Buffer): boolean {
-  return data.length >= 2 && data[0] !== undefined && data[0] >> 4 === SOUND_FORMAT_AAC && data[1] === 0;
-}
 
 export interface FixerOptions {
   /**
@@ -215,8 +210,9 @@ export class StreamFixer {
     } else if (tag.tagType === TAG_AUDIO) {
       if (this.gap !== null) {
         // Audio resumes with video, at its IDR, so that both start from one point; without
-        // video the first audio frame ends the gap.
-        if (this.gap.video && !isAudioHeader(tag.data)) {
+        // video the first audio frame ends the gap. A sequence header passes: it says the
+        // configuration the returning audio will have.
+        if (this.gap.video && !classifyAudio(tag.data).isSequenceHeader) {
           this.repair({ kind: RepairKind.DROPPED_IN_GAP, track: 'audio', atMs: tag.timestampMs, amount: 1 });
           return;
         }

@@ -7,6 +7,9 @@
  * the one in force, and the contract allows a new AVC sequence header only where the SPS
  * changes.
  *
+ * Following costs one array push per picture: the slice headers are read only when a gap
+ * starts (most streams never have one).
+ *
  * Pure: the video track feeds it and decides when its pictures go out.
  */
 import { parseAvcConfig } from '../flv/avc-config.js';
@@ -18,6 +21,7 @@ import {
   SkipPictureTracker,
   buildSkipPicture,
   planSkipPictures,
+  skipPictureStateAfter,
   type SkipPicturePlan,
   type SkipPictureRefusal,
 } from '../flv/h264-skip-picture.js';
@@ -26,6 +30,8 @@ import { nalType, NalType } from '../flv/nal-units.js';
 
 /** §7.4.3: idr_pic_id is in 0..65535; a re-sent IDR takes the next one. */
 const IDR_PIC_ID_MODULO = 65536;
+/** Pictures followed since the last IDR at most (40 s at 30 fps): past it, no filler until the next IDR. */
+const MAX_FOLLOWED_PICTURES = 1200;
 
 /** Why a stream gets no video filler: the skip-picture refusals, and what the filler itself needs. */
 export type VideoFillRefusal =
@@ -57,13 +63,15 @@ interface SentConfig {
 }
 
 export class VideoFiller {
-  private readonly tracker = new SkipPictureTracker();
   private config: SentConfig | null = null;
-  /** The configuration the last IDR went out under, and the IDR's NAL units (copies). */
-  private lastIdr: { config: SentConfig; nals: Buffer[]; idrPicId: number } | null = null;
-  private lastPpsId: number | null = null;
-  /** Numbering lost (an unreadable slice) until the next IDR: no filler. */
-  private lost = false;
+  /**
+   * The first slice of every picture sent since the last IDR (the IDR's first), filler
+   * pictures included, as written. Views, not copies: a payload handed on is never written
+   * again. Read when a gap starts; empty while the numbering is unknown.
+   */
+  private sinceIdr: Buffer[] = [];
+  /** The last IDR as sent, the configuration it went out under, and its idr_pic_id once read. */
+  private lastIdr: { config: SentConfig; nals: readonly Buffer[]; idrPicId: number | null } | null = null;
   private run: { plan: SkipPicturePlan; index: number } | null = null;
 
   /** A sequence header went out (FLV video tag body). */
@@ -88,37 +96,44 @@ export class VideoFiller {
   picture(nals: readonly Buffer[]): void {
     this.run = null;
     const config = this.config;
-    if (config === null) {
-      this.lost = true;
-      return;
-    }
-    const slice = nals.find((n) => {
-      const t = nalType(n);
-      return t === NalType.IDR || t === NalType.SLICE;
-    });
+    const slice = firstSlice(nals);
     if (slice === undefined) return;
-    let header: SliceHeader;
-    try {
-      header = config.params.sliceHeader(slice);
-    } catch (err) {
-      if (!(err instanceof MediaFormatError)) throw err;
-      this.lost = true;
+    if (config === null) {
+      this.sinceIdr = [];
       return;
     }
-    this.follow(header);
-    if (header.nalType === NalType.IDR) {
-      // Copies: the IDR may be sent again long after its payload's memory is released.
-      this.lastIdr = { config, nals: nals.map((n) => Buffer.from(n)), idrPicId: header.idrPicId ?? 0 };
+    if (nalType(slice) === NalType.IDR) {
+      this.sinceIdr = [slice];
+      this.lastIdr = { config, nals, idrPicId: null };
+      return;
     }
+    // Unknown numbering (no IDR yet, or too long a GOP) stays unknown until the next IDR.
+    if (this.sinceIdr.length === 0) return;
+    if (this.sinceIdr.length >= MAX_FOLLOWED_PICTURES) this.sinceIdr = [];
+    else this.sinceIdr.push(slice);
   }
 
   /** Begin (or continue after an IDR) a run of skipped pictures from where the stream stands. */
   start(): VideoFillStart {
     if (this.run !== null) return { ok: true };
-    const state = this.lost ? null : this.tracker.state();
     const config = this.config;
-    const pps = this.lastPpsId === null ? undefined : config?.pps.get(this.lastPpsId);
-    if (state === null || config === null || pps === undefined)
+    if (config === null || this.sinceIdr.length === 0)
+      return { ok: false, reason: 'no-picture-yet', detail: 'no decodable picture has gone out' };
+    const tracker = new SkipPictureTracker();
+    let ppsId = 0;
+    try {
+      for (const nal of this.sinceIdr) {
+        const header = config.params.sliceHeader(nal);
+        tracker.picture(header, config.parsedSps);
+        ppsId = header.ppsId;
+      }
+    } catch (err) {
+      if (!(err instanceof MediaFormatError)) throw err;
+      return { ok: false, reason: 'no-picture-yet', detail: `a slice header since the last IDR: ${err.message}` };
+    }
+    const state = tracker.state();
+    const pps = config.pps.get(ppsId);
+    if (state === null || pps === undefined)
       return { ok: false, reason: 'no-picture-yet', detail: 'no decodable picture has gone out' };
     const planned = planSkipPictures(config.sps, pps, state);
     if (!planned.ok) return planned;
@@ -131,10 +146,17 @@ export class VideoFiller {
     const run = this.run;
     if (run === null) throw new Error('VideoFiller.skip outside a run');
     const nal = buildSkipPicture(run.plan, run.index);
+    const before = skipPictureStateAfter(run.plan, run.index);
     run.index++;
-    const before = this.tracker.state()?.maxPoc ?? 0;
-    const state = this.followWritten(nal);
-    return { nals: [nal], idr: false, frameNum: state.frameNum, poc: state.poc, pocStep: state.poc - before };
+    const after = skipPictureStateAfter(run.plan, run.index);
+    this.sinceIdr.push(nal);
+    return {
+      nals: [nal],
+      idr: false,
+      frameNum: after.prevRefFrameNum,
+      poc: after.prevRefPoc,
+      pocStep: after.maxPoc - before.maxPoc,
+    };
   }
 
   /**
@@ -145,47 +167,49 @@ export class VideoFiller {
   resendIdr(): FillerPicture | null {
     const last = this.lastIdr;
     if (last === null || last.config !== this.config) return null;
-    const sps = last.config.parsedSps;
-    const idrPicId = (last.idrPicId + 1) % IDR_PIC_ID_MODULO;
+    const { params, parsedSps } = last.config;
     const nals: Buffer[] = [];
+    let first: { nal: Buffer; header: SliceHeader } | null = null;
     try {
+      last.idrPicId ??= params.sliceHeader(firstSlice(last.nals) as Buffer).idrPicId ?? 0;
+      const idrPicId = (last.idrPicId + 1) % IDR_PIC_ID_MODULO;
       for (const nal of last.nals) {
         if (nalType(nal) !== NalType.IDR) {
           nals.push(nal);
           continue;
         }
-        const header = last.config.params.sliceHeader(nal);
-        const pps = last.config.params.ppsById(header.ppsId);
+        const header = params.sliceHeader(nal);
+        const pps = params.ppsById(header.ppsId);
         if (pps === undefined) return null;
-        nals.push(rewriteSlice(nal, sps, pps, { frameNum: 0, picOrderCntLsb: null, demoteIdr: false, idrPicId }));
+        const rewritten = rewriteSlice(nal, parsedSps, pps, {
+          frameNum: 0,
+          picOrderCntLsb: null,
+          demoteIdr: false,
+          idrPicId,
+        });
+        first ??= { nal: rewritten, header };
+        nals.push(rewritten);
       }
+      last.idrPicId = idrPicId;
     } catch (err) {
       if (!(err instanceof MediaFormatError)) throw err;
       return null;
     }
-    last.idrPicId = idrPicId;
-    const first = nals.find((n) => nalType(n) === NalType.IDR) as Buffer;
-    const state = this.followWritten(first);
+    if (first === null) return null;
+    this.sinceIdr = [first.nal];
     this.run = null;
-    return { nals, idr: true, frameNum: state.frameNum, poc: state.poc, pocStep: 0 };
+    // Only idr_pic_id changed: frame_num and POC are the original IDR's.
+    const tracker = new SkipPictureTracker();
+    tracker.picture(first.header, parsedSps);
+    return { nals, idr: true, frameNum: 0, poc: tracker.state()?.prevRefPoc ?? 0, pocStep: 0 };
   }
+}
 
-  /** Track a picture this filler wrote; returns its numbering. */
-  private followWritten(nal: Buffer): { frameNum: number; poc: number } {
-    const header = (this.config as SentConfig).params.sliceHeader(nal);
-    this.follow(header);
-    const state = this.tracker.state();
-    return { frameNum: header.frameNum, poc: state?.prevRefPoc ?? 0 };
+/** The first slice NAL unit of a picture (types 1 and 5). */
+function firstSlice(nals: readonly Buffer[]): Buffer | undefined {
+  for (const n of nals) {
+    const t = nalType(n);
+    if (t === NalType.IDR || t === NalType.SLICE) return n;
   }
-
-  private follow(header: SliceHeader): void {
-    const sps = this.config?.parsedSps;
-    if (sps === undefined) {
-      this.lost = true;
-      return;
-    }
-    if (header.nalType === NalType.IDR) this.lost = false;
-    this.lastPpsId = header.ppsId;
-    this.tracker.picture(header, sps);
-  }
+  return undefined;
 }

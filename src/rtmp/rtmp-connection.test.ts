@@ -140,6 +140,21 @@ describe('RtmpConnection', () => {
     client.shutdown('destroy');
   });
 
+  it('a turn that writes past the high-water mark sends at once: corked bytes never read as backpressure', async () => {
+    const { client, clientSeen, serverSocket } = await pair();
+    const { seen } = serverSide(serverSocket);
+    await until(() => seen.handshake.length === 1 && clientSeen.handshake.length === 1);
+    const socket = (client as unknown as { socket: Socket }).socket;
+    const frame = Buffer.alloc(4000, 0x27);
+    let refused = 0;
+    for (let i = 0; i < 20; i++) if (!client.sendMedia('video', 1, 40 + i, frame)) refused++;
+    // 80 kB in one turn against a 16 kB high-water mark, to a peer that reads.
+    expect(socket.writableLength).toBeLessThanOrEqual(socket.writableHighWaterMark);
+    expect(refused).toBe(0);
+    await until(() => seen.media.length === 20);
+    client.shutdown('destroy');
+  });
+
   it('splits an aggregate into its audio/video/data sub-messages with absolute timestamps', async () => {
     const { client, serverSocket } = await pair();
     const { seen } = serverSide(serverSocket);

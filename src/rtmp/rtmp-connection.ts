@@ -138,7 +138,7 @@ export class RtmpConnection {
       const deadlineMs = Date.now() + timeoutMs;
       this.handshakeCheck = sessionTicker.add((nowMs) => {
         if (nowMs < deadlineMs) return;
-        this.clearHandshakeTimer();
+        this.clearHandshakeDeadline();
         if (!this.shut)
           this.handler.onFault(
             new RtmpError(RtmpErrorCode.HANDSHAKE_TIMEOUT, `handshake not done within ${timeoutMs} ms`),
@@ -216,7 +216,7 @@ export class RtmpConnection {
 
   /** End our side in order; input is still read (answers to what we sent last). */
   endOutput(): void {
-    this.clearHandshakeTimer();
+    this.clearHandshakeDeadline();
     if (!this.socket.writableEnded) this.socket.end();
     this.armGrace();
   }
@@ -224,7 +224,7 @@ export class RtmpConnection {
   /** Stop reading and calling the handler; end the socket in order, or at once. Idempotent. */
   shutdown(how: 'end' | 'destroy'): void {
     this.shut = true;
-    this.clearHandshakeTimer();
+    this.clearHandshakeDeadline();
     if (how === 'destroy') {
       this.socket.destroy();
       return;
@@ -239,7 +239,7 @@ export class RtmpConnection {
     this.graceTimer.unref();
   }
 
-  private clearHandshakeTimer(): void {
+  private clearHandshakeDeadline(): void {
     this.handshakeCheck?.();
     this.handshakeCheck = null;
   }
@@ -249,8 +249,13 @@ export class RtmpConnection {
     this.counters.bytesOut += bytes.length;
     this.lastActivityMs = Date.now();
     // Everything written for this socket in one event-loop turn goes to the kernel in one
-    // writev at the turn's end: one system call per turn, not per message.
-    if (!this.corked) {
+    // writev at the turn's end: one system call per turn, not per message. A turn's burst
+    // beyond the high-water mark goes now: corked bytes must not read as backpressure
+    // (writableLength, write's false) to a sender that drops frames on it.
+    if (this.corked && this.socket.writableLength + bytes.length > this.socket.writableHighWaterMark) {
+      this.socket.uncork();
+      this.socket.cork();
+    } else if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(this.uncorkTurn);
@@ -266,7 +271,7 @@ export class RtmpConnection {
       if (!this.handshake.done) {
         const rest = this.handshake.push(data);
         if (rest === undefined) return;
-        this.clearHandshakeTimer();
+        this.clearHandshakeDeadline();
         this.bytesOutAtHandshake = this.counters.bytesOut;
         this.handler.onHandshakeDone?.(this.handshake.mode);
         if (rest.length > 0 && !this.shut) this.parser.push(rest);
@@ -299,7 +304,7 @@ export class RtmpConnection {
   private onClose(): void {
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = null;
-    this.clearHandshakeTimer();
+    this.clearHandshakeDeadline();
     if (!this.shut) this.handler.onSocketClose();
   }
 

@@ -6,6 +6,8 @@ import { decodeAmf0 } from '../../src/media/amf0-reader.js';
 import { ChunkParser } from '../../src/rtmp/chunk-parser.js';
 import { HANDSHAKE_SIZE } from '../../src/rtmp/handshake.js';
 import { MessageType, type RtmpMessage } from '../../src/rtmp/message-types.js';
+import { freePort } from './free-port.js';
+import { startReceiver, TEST_STREAM_KEY, type Receiver } from './processes.js';
 
 export async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -62,4 +64,14 @@ export class TapProxy {
   stop(): Promise<void> {
     return closeServer(this.server, this.sockets);
   }
+}
+
+/**
+ * An ffmpeg receiver writing `out`, behind a tap that records what rinse sends it: `target`
+ * is what rinse's --target points at.
+ */
+export async function startTappedReceiver(out: string): Promise<{ receiver: Receiver; tap: TapProxy; target: string }> {
+  const receiver = startReceiver(out, await freePort());
+  const tap = await new TapProxy(receiver.port).start();
+  return { receiver, tap, target: `rtmp://127.0.0.1:${tap.port}/live/${TEST_STREAM_KEY}` };
 }
