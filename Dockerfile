@@ -9,6 +9,7 @@ RUN npm install --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
+COPY web ./web
 RUN npx tsc -p tsconfig.build.json && npm pack --ignore-scripts && mv rinse-*.tgz /rinse.tgz
 
 FROM node:22-bookworm-slim

@@ -16,7 +16,7 @@ const MAY_IMPORT = {
   inspect: ['media', 'flv', 'fixer', 'rtmp'],
   fallback: ['media', 'flv', 'fixer', 'live'],
   relay: ['media', 'flv', 'fixer', 'live', 'fallback', 'rtmp', 'metrics', 'tools'],
-  api: ['media', 'metrics', 'relay', 'rtmp'],
+  api: ['media', 'metrics', 'relay', 'rtmp', 'tools'],
   // The cloud's module: only the shared vocabulary (the publish token it signs).
   cloud: ['media'],
 };

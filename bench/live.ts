@@ -293,6 +293,23 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * A process's CPU time in seconds at nanosecond resolution: the run time of each of its
+ * threads from /proc/<pid>/task/<tid>/schedstat (the stat line counts 10 ms ticks, too
+ * coarse for an idle process). Threads that have exited are not counted.
+ */
+export function threadCpuSeconds(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    return ns / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** A process and all its descendants (rinse's ffmpeg children), from /proc. */
 export function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();

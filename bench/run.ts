@@ -22,6 +22,7 @@ import { FIX_RUNS, type OfflineResult } from './offline.js';
 import {
   Receiver,
   cpuSeconds,
+  threadCpuSeconds,
   latency,
   loadTags,
   memoryMb,
@@ -46,6 +47,12 @@ const SCALE_NS = quick ? [1, 20] : [1, 20, 100];
 const STEADY_AFTER_S = quick ? 2 : 5;
 /** How long the relays sit with no stream for the idle figure, in s. */
 const IDLE_S = quick ? 5 : 10;
+/**
+ * How long after start the idle measurement begins, in s: V8's memory reducer runs up to
+ * three full collections in the first half minute of a process that has stopped allocating
+ * (a one-off of some 50 ms), which is start-up, not idling.
+ */
+const IDLE_SETTLE_S = quick ? 12 : 30;
 /** nginx-rtmp's row name; null tool: not installed, skipped. */
 const NGINX_PATH = 'nginx-rtmp push';
 const nginx = findNginxRtmp();
@@ -218,11 +225,11 @@ async function scalePoint(
 /** CPU with no stream at all: rinse (and nginx-rtmp) started and left alone, % of a core. */
 async function idleCpu(receiver: Receiver): Promise<IdleFigures> {
   const measure = async (relay: RelayProcess): Promise<number> => {
-    await sleep(1000);
+    await sleep(IDLE_SETTLE_S * 1000);
     const pid = relay.child.pid as number;
-    const cpu0 = cpuSeconds(pid);
+    const cpu0 = threadCpuSeconds(pid);
     await sleep(IDLE_S * 1000);
-    const percent = (100 * (cpuSeconds(pid) - cpu0)) / IDLE_S;
+    const percent = (100 * (threadCpuSeconds(pid) - cpu0)) / IDLE_S;
     await relay.stop();
     return percent;
   };

@@ -6,6 +6,13 @@
 // the CPU at 100 streams, with about the same peak RSS there (bench/README.md, profiling notes).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+
+// A relay with a few streams calls its per-message path a few hundred times a second, and at
+// V8's default budget that path runs unoptimised for minutes. A smaller budget lets the
+// optimising compiler take it within seconds; set before the CLI's modules load, so their
+// functions get it (bench/README.md, profiling notes).
+setFlagsFromString('--interrupt-budget=16384');
 
 const cliUrl = new URL('../dist/cli.js', import.meta.url);
 if (!existsSync(fileURLToPath(cliUrl))) {

@@ -53,8 +53,17 @@ export const INSPECT_HELP: CommandHelp = {
     { name: 'json', help: 'the report as JSON (for tools)' },
     { name: 'packets', help: "with --json: every tag's dts, pts and keyframe flag" },
     { name: 'seconds', arg: 'N', default: 10, max: 3600, help: 'rtmp:// only: play at most N seconds' },
+    {
+      name: 'html',
+      arg: 'FILE',
+      help: 'also write the report as one self-contained HTML page (charts, findings on the timeline)',
+    },
   ],
-  examples: ['rinse inspect capture.flv', 'rinse inspect --seconds 20 rtmp://127.0.0.1/live/user1/stream1'],
+  examples: [
+    'rinse inspect capture.flv',
+    'rinse inspect --seconds 20 rtmp://127.0.0.1/live/user1/stream1',
+    'rinse inspect --html report.html capture.flv',
+  ],
   exit: '0 clean (no contract rule broken), 1 not clean, 2 error',
 };
 

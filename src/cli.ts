@@ -17,6 +17,7 @@ import {
   intFlag,
   parseOptionsOf,
 } from './cli-help.js';
+import type { InspectReport } from './inspect/report-types.js';
 
 /** `rinse config check [serve flags]`: the effective settings, secrets redacted; exit 2 on a bad one. */
 async function configCommand(argv: string[]): Promise<number> {
@@ -120,13 +121,38 @@ async function inspect(argv: string[]): Promise<number> {
   const source = positionals[0] as string;
   const seconds = intFlag(INSPECT_HELP, 'seconds', values.seconds as string | undefined);
   const packets = values.packets === true;
+  const html = values.html as string | undefined;
+  const timeline = html !== undefined;
   const { inspectFile, inspectRtmp } = await import('./inspect/inspect-source.js');
   const { formatReport } = await import('./inspect/report-text.js');
   const report = /^rtmps?:\/\//i.test(source)
-    ? await inspectRtmp(source, { packets, seconds })
-    : await inspectFile(source, { packets });
+    ? await inspectRtmp(source, { packets, seconds, timeline })
+    : await inspectFile(source, { packets, timeline });
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  if (html !== undefined) await writeHtmlReport(html, report);
   return report.verdict.clean ? 0 : 1;
+}
+
+/** `inspect --html FILE`: the report as one page; its scripts and styles are read here (inspect reads no files of ours). */
+async function writeHtmlReport(file: string, report: InspectReport): Promise<void> {
+  const { writeFile } = await import('node:fs/promises');
+  const { webAsset } = await import('./tools/web-assets.js');
+  const { renderHtmlReport } = await import('./inspect/report-html.js');
+  const asset = (name: string): string => {
+    const found = webAsset(name);
+    if (found === null) throw new Error(`the page asset ${name} is missing`);
+    return found.body;
+  };
+  const page = renderHtmlReport(report, {
+    uplotJs: asset('uPlot.iife.min.js'),
+    uplotCss: asset('uPlot.min.css'),
+    chartsJs: asset('timeline-charts.js'),
+    css: asset('rinse.css'),
+  });
+  await writeFile(file, page);
+  process.stderr.write(
+    `rinse inspect: wrote ${file} (${Math.max(1, Math.round(Buffer.byteLength(page) / 1000))} kB)\n`,
+  );
 }
 
 async function fix(argv: string[]): Promise<number> {

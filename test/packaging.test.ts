@@ -84,8 +84,12 @@ describe('deployment files', () => {
     const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz')) as string;
     execFileSync('tar', ['-xzf', join(dir, tarball), '-C', dir]);
     const files = readdirSync(join(dir, 'package'));
-    expect(files).toEqual(expect.arrayContaining(['bin', 'dist', 'package.json']));
+    expect(files).toEqual(expect.arrayContaining(['bin', 'dist', 'web', 'package.json']));
     expect(files).not.toContain('src');
+    // The live page's files ship (the API reads them from the package, uPlot from its dependency).
+    expect(readdirSync(join(dir, 'package', 'web')).sort()).toEqual(
+      ['live.html', 'live.js', 'rinse.css', 'timeline-charts.js'].sort(),
+    );
     // Dependencies as `npm install` of the tarball would place them.
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'package', 'node_modules'));
     const help = await runProcess(process.execPath, [join(dir, 'package/bin/rinse.js'), 'help'], 30_000);
@@ -108,7 +112,9 @@ describe('deployment files', () => {
       ['--input-type=module', '-e', "import('rinse/cloud').then((m) => console.log(Object.keys(m).sort().join(',')))"],
       30_000,
     );
-    expect(cloud.stdout.trim()).toBe('RelayService,createCfUrlHandler,parseRelayUrls,pickRelay,rendezvousScore');
+    expect(cloud.stdout.trim()).toBe(
+      'RelayService,RtmpRelayService,createCfUrlHandler,parseRelayUrls,pickRelay,rendezvousScore',
+    );
   });
 
   it('rinse/cloud pulls in no relay server code', () => {

@@ -34,14 +34,16 @@ describe('rinse serve with a publish secret', () => {
     const cloud = new RelayService({ relayUrls: `127.0.0.1:${relay.port}`, publishSecret: 'relay-secret-old' });
     const api = `http://127.0.0.1:${await apiPortOf(relay)}`;
     const tokens: string[] = [];
+    // The cloud's user ids are email addresses: they reach the relay as they are.
+    const user = 'wearer+1@example.com';
     for (const [i, judge] of JUDGES.entries()) {
-      const url = cloud.buildRelayUrl('glasses', `auth-${i}`);
+      const url = cloud.buildRelayUrl(user, `auth-${i}`);
       const token = new URL(url).searchParams.get('token') ?? '';
       expect(token).not.toBe('');
       tokens.push(token);
       const publish = startFfmpeg(['-re', '-i', source, '-t', '3', '-c', 'copy', '-f', 'flv', url]);
       await relay.waitForLog(
-        (l) => l.msg === 'publish started' && l.path === `live/glasses/auth-${i}`,
+        (l) => l.msg === 'publish started' && l.path === `live/${user}/auth-${i}`,
         `${judge.label}'s signed publish`,
       );
       const streams = await (
@@ -55,13 +57,13 @@ describe('rinse serve with a publish secret', () => {
       expect(metrics).not.toContain(token);
       expect((await publish.done).code).toBe(0);
     }
-    const unsigned = cloud.buildRelayUrl('glasses', 'auth-0').split('?')[0] ?? '';
+    const unsigned = cloud.buildRelayUrl(user, 'auth-0').split('?')[0] ?? '';
     const refused = startFfmpeg(['-re', '-i', source, '-t', '3', '-c', 'copy', '-f', 'flv', unsigned]);
     const line = await relay.waitForLog((l) => l.msg === 'publish refused', 'the unsigned publish refused');
     expect(line.code).toBe(RtmpErrorCode.PUBLISH_UNAUTHORIZED);
     expect(line.reason).toBe('publish token missing');
     expect((await refused.done).code).not.toBe(0);
-    expect(relay.lines.filter((l) => l.msg === 'publish started' && l.path === 'live/glasses/auth-0').length).toBe(1);
+    expect(relay.lines.filter((l) => l.msg === 'publish started' && l.path === `live/${user}/auth-0`).length).toBe(1);
     const metrics = await (await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).text();
     expect(metrics).toMatch(/rinse_rtmp_sessions_ended_total\{code="ERR_RTMP_PUBLISH_UNAUTHORIZED"\} 1/);
     const names = readdirSync(captures);

@@ -7,9 +7,12 @@
  *   GET /metrics                       Prometheus text (prom-client)
  *   GET /v1/streams                    every stream: publisher, media, bitrate, GOP, mode, repairs, destination
  *   GET /v1/streams/{userId}/{streamId}
+ *   GET /v1/streams/{userId}/{streamId}/history?since=<epoch ms>   the last minutes, for the page
+ *   GET /                              the live page (streams table, charts); its files under /ui/
  *
- * With a token configured, /metrics and /v1/* need `Authorization: Bearer <token>`; the
- * health paths stay open for probes. Stream keys never appear (URLs are redacted).
+ * With a token configured, /metrics, /v1/* and the page need `Authorization: Bearer <token>`
+ * (a browser opens the page as `/?token=...`); the health paths and the page's static files
+ * (no data in them) stay open. Stream keys never appear (URLs are redacted).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -17,6 +20,7 @@ import type { Logger } from 'pino';
 import type { Relay } from '../relay/relay.js';
 import type { RtmpServer } from '../rtmp/server.js';
 import type { RelayMetrics } from '../metrics/relay-metrics.js';
+import { webAsset } from '../tools/web-assets.js';
 
 export interface ApiContext {
   readonly server: RtmpServer;
@@ -37,10 +41,20 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function authorized(req: IncomingMessage, token: string | null): boolean {
+/** The static file `name`, or false when there is none. */
+function sendAsset(res: ServerResponse, name: string): boolean {
+  const asset = webAsset(name);
+  if (asset === null) return false;
+  res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
+  res.end(asset.body);
+  return true;
+}
+
+/** A bearer token, or for the page (a browser navigating cannot send a header) `?token=`. */
+function authorized(req: IncomingMessage, token: string | null, query: URLSearchParams | null = null): boolean {
   if (token === null) return true;
   const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : (query?.get('token') ?? ''));
   const wanted = Buffer.from(token);
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
@@ -90,7 +104,8 @@ export class ApiServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] as string;
+    const url = new URL(req.url ?? '/', 'http://api');
+    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       json(res, 405, { error: 'method not allowed' });
       return;
@@ -109,6 +124,16 @@ export class ApiServer {
       json(res, 200, { status: 'ok', service: 'rinse' });
       return;
     }
+    if (path.startsWith('/ui/') && path !== '/ui/live.html' && sendAsset(res, path.slice(4))) return;
+    if (path === '/' || path === '/index.html') {
+      if (!authorized(req, this.ctx.token, url.searchParams)) {
+        res.writeHead(401, { 'content-type': 'text/plain' });
+        res.end('unauthorized: open this page as /?token=<the API token>\n');
+        return;
+      }
+      sendAsset(res, 'live.html');
+      return;
+    }
     if (!authorized(req, this.ctx.token)) {
       res.setHeader('www-authenticate', 'Bearer');
       json(res, 401, { error: 'unauthorized' });
@@ -124,7 +149,7 @@ export class ApiServer {
       json(res, 200, { streams: this.ctx.relay.activeSessions.map((s) => s.describe()) });
       return;
     }
-    const one = /^\/v1\/streams\/([^/]+)\/([^/]+)$/.exec(path);
+    const one = /^\/v1\/streams\/([^/]+)\/([^/]+?)(\/history)?$/.exec(path);
     if (one) {
       let userId: string;
       let streamId: string;
@@ -139,7 +164,12 @@ export class ApiServer {
         (s) => s.path.userId === userId && s.path.streamId === streamId,
       );
       if (session === undefined) json(res, 404, { error: 'no such stream' });
-      else json(res, 200, session.describe());
+      else if (one[3] === undefined) json(res, 200, session.describe());
+      else {
+        const history = session.historySince(Number(url.searchParams.get('since') ?? 0) || 0);
+        if (history === null) json(res, 404, { error: 'no history: metrics are off' });
+        else json(res, 200, history);
+      }
       return;
     }
     json(res, 404, { error: 'not found' });

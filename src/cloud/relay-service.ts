@@ -8,8 +8,12 @@
  * md5(userId) mod N moved almost every user whenever N changed.
  *
  * Pure: no server code. Health filtering is optional (a relay whose /readyz fails is
- * skipped; answers are cached), and the relay list comes from RELAY_URLS as in the seed:
- * comma-separated `host[:port]` or `rtmp://host[:port]` entries.
+ * skipped; answers are cached), and the relay list comes from RELAY_URLS (or the seed's
+ * RTMP_RELAY_URLS): comma-separated `host[:port]` or `rtmp://host[:port]` entries.
+ *
+ * A drop-in for the seed's RtmpRelayService too: `new RelayService(logger)` with a pino-like
+ * logger, `getRelayForUser`, `getRelays` and `buildRelayUrl(userId, streamId)`, and the
+ * aliases `RtmpRelayService` and `RtmpRelayEndpoint`, so the seed changes only its import.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -26,15 +30,49 @@ export interface RelayEndpoint {
   readonly rtmpPort: number;
   /** Where its /readyz lives, when health filtering is on. */
   readonly apiBaseUrl: string;
+  /**
+   * The seed's name for the relay, which it uses only in logs: the same stable `host:port` as
+   * `id`, not the seed's `relay-<index>`. An index names a different relay whenever the list
+   * is reordered or grown, so logs from two deploys would disagree; `host:port` also matches
+   * what the relay's own logs and metrics call it.
+   */
+  readonly relayId: string;
+  /** The seed's name for `host`. */
+  readonly hostname: string;
+  /** The seed's name for `rtmpPort`. */
+  readonly port: number;
+  /** `rtmp://host:port`, the base of the publish URLs. */
+  readonly rtmpUrl: string;
+  /** In the seed's shape for the code that reads it; never set (rinse relays serve no HLS). */
+  readonly hlsBaseUrl?: string;
 }
+
+/** The seed's endpoint type: the same object, which carries the seed's field names. */
+export type RtmpRelayEndpoint = RelayEndpoint;
+
+/**
+ * What the seed's `Logger` (pino) offers that RelayService uses; any object with `child` and
+ * `info` functions is taken as a logger. It is given relay ids and hosts, never tokens or secrets.
+ */
+export interface RelayServiceLogger {
+  child(bindings: Record<string, unknown>): RelayServiceLogger;
+  info(obj: object, msg: string): void;
+  warn?(obj: object, msg: string): void;
+}
+
+/** The environment variables a relay list is read from, in order of preference. */
+const RELAY_URL_VARS = ['RELAY_URLS', 'RTMP_RELAY_URLS'] as const;
 
 /** The RTMP port a relay entry without one gets. */
 const DEFAULT_RTMP_PORT = 1935;
 /** The relay API port (the seed's 9997). */
 const DEFAULT_API_PORT = 9997;
 
-/** Parse RELAY_URLS: `relay-a.example.com:1935,rtmp://relay-b.example.com`. */
-export function parseRelayUrls(text: string, apiPort = DEFAULT_API_PORT): RelayEndpoint[] {
+/**
+ * Parse RELAY_URLS: `relay-a.example.com:1935,rtmp://relay-b.example.com`. `source` names the
+ * setting in error messages.
+ */
+export function parseRelayUrls(text: string, apiPort = DEFAULT_API_PORT, source = 'RELAY_URLS'): RelayEndpoint[] {
   const out: RelayEndpoint[] = [];
   for (const raw of text
     .split(',')
@@ -45,19 +83,70 @@ export function parseRelayUrls(text: string, apiPort = DEFAULT_API_PORT): RelayE
     try {
       url = new URL(withScheme);
     } catch {
-      throw new Error(`RELAY_URLS: "${raw}" is not host[:port] or rtmp://host[:port]`);
+      throw new Error(`${source}: "${raw}" is not host[:port] or rtmp://host[:port]`);
     }
-    if (url.protocol !== 'rtmp:') throw new Error(`RELAY_URLS: "${raw}" must be rtmp://`);
+    if (url.protocol !== 'rtmp:') throw new Error(`${source}: "${raw}" must be rtmp://`);
     const port = url.port ? Number(url.port) : DEFAULT_RTMP_PORT;
+    const id = `${url.hostname}:${port}`;
     out.push({
-      id: `${url.hostname}:${port}`,
+      id,
       host: url.hostname,
       rtmpPort: port,
       apiBaseUrl: `http://${url.hostname}:${apiPort}`,
+      relayId: id,
+      hostname: url.hostname,
+      port,
+      rtmpUrl: `rtmp://${id}`,
     });
   }
-  if (new Set(out.map((r) => r.id)).size !== out.length) throw new Error('RELAY_URLS: the same relay is listed twice');
+  if (new Set(out.map((r) => r.id)).size !== out.length) throw new Error(`${source}: the same relay is listed twice`);
   return out;
+}
+
+/** Whether `x` is a pino-like logger (by shape, not class: the cloud's pino may be another copy). */
+function isLogger(x: unknown): x is RelayServiceLogger {
+  if (typeof x !== 'object' || x === null) return false;
+  const o = x as { child?: unknown; info?: unknown };
+  return typeof o.child === 'function' && typeof o.info === 'function';
+}
+
+/** A set environment variable's text; blank counts as unset. */
+function envText(name: string): string | undefined {
+  const v = process.env[name];
+  return v !== undefined && v.trim().length > 0 ? v : undefined;
+}
+
+/** Whether two relay lists name the same relays (a list that does not parse differs). */
+function sameRelays(a: string, b: string): boolean {
+  try {
+    const ids = (t: string): string =>
+      parseRelayUrls(t)
+        .map((r) => r.id)
+        .sort()
+        .join(',');
+    return ids(a) === ids(b);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The relay list's text and where it came from: options.relayUrls, else RELAY_URLS, else the
+ * seed's RTMP_RELAY_URLS. When both variables are set and name different relays, RELAY_URLS
+ * wins and the logger (if any) gets a warning.
+ */
+function relayListSource(
+  relayUrls: string | undefined,
+  log: RelayServiceLogger | null,
+): { text: string; source: string } {
+  if (relayUrls !== undefined) return { text: relayUrls, source: 'relayUrls' };
+  const [primary, seed] = RELAY_URL_VARS.map(envText);
+  if (primary !== undefined && seed !== undefined && !sameRelays(primary, seed)) {
+    log?.warn?.({ using: RELAY_URL_VARS[0], ignored: RELAY_URL_VARS[1] }, 'RELAY_URLS and RTMP_RELAY_URLS differ');
+  }
+  if (primary !== undefined) return { text: primary, source: RELAY_URL_VARS[0] };
+  if (seed !== undefined) return { text: seed, source: RELAY_URL_VARS[1] };
+  return { text: '', source: RELAY_URL_VARS[0] };
 }
 
 /** The rendezvous score of a (user, relay) pair: the first 8 bytes of SHA-256 as a number. */
@@ -80,7 +169,7 @@ export function pickRelay<T extends { id: string }>(userId: string, relays: read
 }
 
 export interface RelayServiceOptions {
-  /** RELAY_URLS text (default: process.env.RELAY_URLS). */
+  /** RELAY_URLS text (default: process.env.RELAY_URLS, else the seed's RTMP_RELAY_URLS). */
   relayUrls?: string;
   /** Skip relays whose GET {api}/readyz does not answer 200. */
   healthCheck?: boolean;
@@ -101,17 +190,30 @@ export interface RelayServiceOptions {
   nowMs?: () => number;
 }
 
+/** A URL path segment for a relay path: percent-encoded, `@` and `+` kept. */
+function pathSegment(id: string): string {
+  return encodeURIComponent(id).replace(/%40/g, '@').replace(/%2B/g, '+');
+}
+
 export class RelayService {
   readonly relays: readonly RelayEndpoint[];
   private readonly options: Required<Omit<RelayServiceOptions, 'relayUrls' | 'apiPort' | 'publishSecret'>>;
   /** Signs publish URLs; null: unsigned. */
   private readonly signingSecret: string | null;
   private readonly health = new Map<string, { ok: boolean; untilMs: number }>();
+  /** The given logger's child for this service; null without one. */
+  private readonly log: RelayServiceLogger | null;
 
-  constructor(options: RelayServiceOptions = {}) {
-    const text = options.relayUrls ?? process.env.RELAY_URLS ?? '';
-    this.relays = parseRelayUrls(text, options.apiPort);
-    if (this.relays.length === 0) throw new Error('RelayService: no relays (set RELAY_URLS)');
+  /** `new RelayService(options?)`, or the seed's `new RelayService(logger)` (options optional). */
+  constructor(options?: RelayServiceOptions);
+  constructor(logger: RelayServiceLogger, options?: RelayServiceOptions);
+  constructor(first?: RelayServiceOptions | RelayServiceLogger, second?: RelayServiceOptions) {
+    const logger = isLogger(first) ? first : null;
+    const options: RelayServiceOptions = (logger === null ? (first as RelayServiceOptions | undefined) : second) ?? {};
+    this.log = logger === null ? null : logger.child({ service: 'RelayService' });
+    const list = relayListSource(options.relayUrls, this.log);
+    this.relays = parseRelayUrls(list.text, options.apiPort, list.source);
+    if (this.relays.length === 0) throw new Error('RelayService: no relays (set RELAY_URLS or RTMP_RELAY_URLS)');
     this.options = {
       healthCheck: options.healthCheck ?? false,
       healthCacheMs: options.healthCacheMs ?? 10_000,
@@ -121,11 +223,30 @@ export class RelayService {
     };
     this.signingSecret =
       parsePublishSecrets(options.publishSecret ?? process.env.RELAY_PUBLISH_SECRET ?? '')[0] ?? null;
+    this.log?.info(
+      {
+        count: this.relays.length,
+        relays: this.relays.map((r) => ({ relayId: r.relayId, hostname: r.hostname, port: r.port })),
+        source: list.source,
+        signed: this.signingSecret !== null,
+      },
+      'relay endpoints',
+    );
   }
 
   /** The relay for a user, ignoring health. */
   relayFor(userId: string): RelayEndpoint {
     return pickRelay(userId, this.relays) as RelayEndpoint;
+  }
+
+  /** The seed's name for `relayFor`: the same relay (rendezvous hashing, not md5 mod N). */
+  getRelayForUser(userId: string): RtmpRelayEndpoint {
+    return this.relayFor(userId);
+  }
+
+  /** All relays, in list order (a copy, as the seed's). */
+  getRelays(): RtmpRelayEndpoint[] {
+    return [...this.relays];
   }
 
   /** The relay for a user among the healthy ones (all of them when none answers). */
@@ -138,10 +259,12 @@ export class RelayService {
 
   /**
    * The URL the glasses publish to: rtmp://host:port/live/{userId}/{streamId}, signed with
-   * `?token=` when a publish secret is set (the token binds the path and an expiry).
+   * `?token=` when a publish secret is set (the token binds the path and an expiry). The ids
+   * are percent-encoded except `@` and `+`, which the relay's paths take as they are: an
+   * email user id stays `a+tag@b.com`, the user id the relay logs and looks up.
    */
   buildRelayUrl(userId: string, streamId: string, relay: RelayEndpoint = this.relayFor(userId)): string {
-    const path = `live/${encodeURIComponent(userId)}/${encodeURIComponent(streamId)}`;
+    const path = `live/${pathSegment(userId)}/${pathSegment(streamId)}`;
     const url = `rtmp://${relay.host}:${relay.rtmpPort}/${path}`;
     if (this.signingSecret === null) return url;
     const token = signPublishToken(this.signingSecret, path, this.options.nowMs() + this.options.tokenLifetimeMs);

@@ -178,13 +178,15 @@ export class AudioTrack {
     for (const payload of payloads ?? [null]) {
       const ts = this.timestampFor(raw);
       const asc = this.asc as Buffer;
-      if (this.ascSent === null || !this.ascSent.equals(asc)) {
-        this.host.interleaver.push(
-          'audio',
-          ts,
-          { tagType: TAG_AUDIO, timestampMs: ts, data: buildAacAudioTagBody({ packetType: 0, data: asc }) },
-          true,
-        );
+      // Same buffer: already sent (a byte compare per frame is a native call).
+      if (this.ascSent !== asc) {
+        if (this.ascSent === null || !this.ascSent.equals(asc))
+          this.host.interleaver.push(
+            'audio',
+            ts,
+            { tagType: TAG_AUDIO, timestampMs: ts, data: buildAacAudioTagBody({ packetType: 0, data: asc }) },
+            true,
+          );
         this.ascSent = asc;
       }
       let data: Buffer;

@@ -11,6 +11,7 @@ import { MediaFormatError } from '../flv/errors.js';
 import { StreamFixer } from '../fixer/stream-fixer.js';
 import { StreamAnalyzer, type AnalyzerTag, type InspectReport } from './stream-analyzer.js';
 import { tagTypeOf } from '../media/tag-kinds.js';
+import { TimelineCollector } from './report-timeline.js';
 
 /**
  * The analyzer and, beside it, the fixer in dry run: the report says what is wrong and what
@@ -18,14 +19,21 @@ import { tagTypeOf } from '../media/tag-kinds.js';
  */
 class Inspection {
   private readonly analyzer: StreamAnalyzer;
-  private readonly fixer = new StreamFixer(() => {});
+  private readonly timeline: TimelineCollector | null;
+  private readonly fixer = new StreamFixer(
+    () => {},
+    {},
+    (r) => this.timeline?.repair(r),
+  );
 
   constructor(source: string, options: InspectOptions) {
     this.analyzer = new StreamAnalyzer(source, { keepPackets: options.packets });
+    this.timeline = options.timeline ? new TimelineCollector() : null;
   }
 
   push(tag: AnalyzerTag): void {
     this.analyzer.push(tag);
+    this.timeline?.push(tag);
     this.fixer.push(tag);
   }
 
@@ -39,6 +47,7 @@ class Inspection {
     const report = this.analyzer.finish();
     report.repairs = this.fixer.repairs;
     report.needsTranscode = this.fixer.decision;
+    if (this.timeline) report.timeline = this.timeline.finish();
     return report;
   }
 }
@@ -48,6 +57,8 @@ export interface InspectOptions {
   packets?: boolean;
   /** RTMP only: stop after this many seconds of playing. */
   seconds?: number;
+  /** Add the stream-time timeline (for the HTML report). */
+  timeline?: boolean;
 }
 
 export async function inspectFile(path: string, options: InspectOptions = {}): Promise<InspectReport> {

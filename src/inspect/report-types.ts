@@ -4,7 +4,7 @@
  */
 import type { NalFraming } from '../flv/nal-units.js';
 import type { Sps } from '../flv/h264-sps.js';
-import type { RepairSummary, TranscodeDecision } from '../fixer/repairs.js';
+import type { RepairKind, RepairSummary, TranscodeDecision } from '../fixer/repairs.js';
 import type { ContractRule } from '../media/output-contract.js';
 import type { Cause, RuleFinding, Severity } from './findings.js';
 
@@ -169,6 +169,36 @@ export interface InspectReport {
   /** Set when a remux cannot make the stream acceptable. */
   needsTranscode?: TranscodeDecision | null;
   packets?: PacketRow[];
+  /** The whole input on a stream-time axis (`rinse inspect --html`; only when asked). */
+  timeline?: InspectTimeline;
+}
+
+/** A repair the dry-run fixer made, coalesced by kind within one second of stream time. */
+export interface TimelineRepairMark {
+  atS: number;
+  kind: RepairKind;
+  track: 'audio' | 'video' | 'both';
+  count: number;
+  /** The largest amount (ms moved, bytes or units, as the repair counts). */
+  maxAmount: number;
+}
+
+/**
+ * Stream time, in s from the first audio or video tag (wrap-aware: see report-timeline.ts).
+ * Bounded: per-second figures and keyframes, never per-frame rows.
+ */
+export interface InspectTimeline {
+  /** The first audio or video tag's DTS, ms as sent: stream time 0. */
+  originMs: number;
+  /** One entry per second with tags, ascending; a gap gets zero seconds at its edges. */
+  perSecond: { atS: number[]; videoKbps: number[]; audioKbps: number[]; fps: number[] };
+  /** Flagged video keyframes in arrival order; intervalS since the one before (null: the first). */
+  keyframes: Array<{ atS: number; intervalS: number | null }>;
+  /** Last audio DTS - last video DTS in arrival order, one sample per second of stream time. */
+  skew: Array<{ atS: number; skewMs: number }>;
+  marks: TimelineRepairMark[];
+  /** What the caps left out (keyframes, skew samples, seconds, repairs not marked). */
+  dropped: { seconds: number; keyframes: number; skew: number; repairs: number };
 }
 
 export function median(values: readonly number[]): number | null {

@@ -6,6 +6,7 @@
  * that the frame and byte counters read at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FrameHistogram } from './frame-histogram.js';
 
 export interface MetricsSources {
   /** Active publishers (sessions publishing right now). */
@@ -132,12 +133,12 @@ export class RelayMetrics {
     help: 'End of validity of the RTMPS certificate in use, Unix time (alert before it passes)',
     registers: [this.registry],
   });
-  readonly addedLatency = new Histogram({
-    name: 'rinse_added_latency_seconds',
-    help: 'Time from a frame arriving from the publisher to its write upstream',
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    registers: [this.registry],
-  });
+  readonly addedLatency = new FrameHistogram(
+    'rinse_added_latency_seconds',
+    'Time from a frame arriving from the publisher to its write upstream',
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    this.registry,
+  );
 
   constructor(sources: MetricsSources) {
     // The event-loop delay histogram samples on a timer: every 100 ms costs an idle relay a

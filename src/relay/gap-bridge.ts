@@ -104,11 +104,16 @@ export class GapBridge {
     if (this.run !== null) this.finish('session ended');
   }
 
+  /** What describe() calls `state`, without building the rest. */
+  get state(): GapFillerDescription['state'] {
+    return this.run !== null ? 'filling' : this.unavailable !== null && this.totals.runs === 0 ? 'unavailable' : 'idle';
+  }
+
   describe(): GapFillerDescription {
     const t = this.totals;
     return {
       enabled: this.options.enabled,
-      state: this.run !== null ? 'filling' : this.unavailable !== null && t.runs === 0 ? 'unavailable' : 'idle',
+      state: this.state,
       reason: this.run?.reason ?? null,
       unavailable: this.unavailable,
       runs: t.runs,

@@ -39,6 +39,7 @@ import { PublishFigures, describeStream, type StreamDescription } from './stream
 import { upstreamEvents } from './upstream-metrics.js';
 import { DEFAULT_GAP_FILLER_OPTIONS, GapBridge, type GapFillerOptions } from './gap-bridge.js';
 import { sessionTicker } from '../media/session-ticker.js';
+import { StreamHistory, type HistorySnapshot } from './stream-history.js';
 
 export type { StreamDescription } from './stream-description.js';
 
@@ -116,6 +117,8 @@ export class RelaySession implements StreamSubscriber {
   private readonly metrics: RelayMetrics | undefined;
   private readonly meter: TrafficMeter | null;
   private readonly figures: PublishFigures;
+  /** The last minutes, for the live page (kept with the metrics). */
+  private readonly history: StreamHistory | null;
 
   constructor(opts: {
     path: StreamPath;
@@ -135,7 +138,8 @@ export class RelaySession implements StreamSubscriber {
     this.baseLog = opts.logger.child({ relay: opts.path.path, userId: opts.path.userId, streamId: opts.path.streamId });
     this.log = this.baseLog;
     this.metrics = opts.metrics;
-    this.meter = opts.metrics ? new TrafficMeter(opts.metrics) : null;
+    this.history = opts.metrics ? new StreamHistory() : null;
+    this.meter = opts.metrics && this.history ? new TrafficMeter(opts.metrics, this.history) : null;
     this.figures = new PublishFigures(opts.metrics);
     this.fixer = new StreamFixer(
       (tag) => (this.fallback ? this.fallback.push(tag) : this.toDestination(tag)),
@@ -166,6 +170,8 @@ export class RelaySession implements StreamSubscriber {
     this.untick = sessionTicker.add((nowMs) => {
       this.checkStall(nowMs);
       this.bridge.check(nowMs, this.publishing);
+      this.history?.state(this.mode.mode, this.bridge.state, nowMs);
+      this.history?.sample(nowMs);
     });
     this.log.info(
       {
@@ -266,6 +272,7 @@ export class RelaySession implements StreamSubscriber {
     this.fallback?.publisherStarted();
     if (this.stats.publishes > 1) {
       this.metrics?.publisherReconnects.inc();
+      this.history?.mark('reconnect', `publish ${this.stats.publishes}`);
       this.fixer.newPublish();
       this.log.info({ publishes: this.stats.publishes }, 'publisher back: continuing the same upstream session');
     }
@@ -293,8 +300,10 @@ export class RelaySession implements StreamSubscriber {
       this.stats.framesIn++;
       this.stats.bytesIn += frame.payload.length;
       this.figures.frameIn(frame.payload.length);
-      if (frame.kind === 'video' && frame.isKeyframe && !frame.isSequenceHeader)
-        this.figures.keyframeIn(frame.timestampMs);
+      if (frame.kind === 'video' && frame.isKeyframe && !frame.isSequenceHeader) {
+        const intervalMs = this.figures.keyframeIn(frame.timestampMs);
+        if (intervalMs !== null) this.history?.keyframe(intervalMs, this.lastMediaAtMs);
+      }
     }
     const tag: MediaTag = { tagType, timestampMs: frame.timestampMs, data: frame.payload };
     this.meter?.pushing(arrivedAt);
@@ -386,6 +395,7 @@ export class RelaySession implements StreamSubscriber {
     this.stats.stalls++;
     this.lastMediaAtMs = Date.now();
     this.log.warn({ silentMs }, 'publisher stalled: disconnecting it');
+    this.history?.mark('stall', `silent ${silentMs} ms`, nowMs);
     publisher.endStalled(silentMs);
   }
 
@@ -393,6 +403,11 @@ export class RelaySession implements StreamSubscriber {
   private toDestination(tag: MediaTag): void {
     this.meter?.left(tag);
     this.output.send(tag);
+  }
+
+  /** The last minutes for the live page, entries after `sinceMs` (null: no metrics, no history). */
+  historySince(sinceMs: number): HistorySnapshot | null {
+    return this.history?.snapshot(sinceMs) ?? null;
   }
 
   /** Per-stream state for the HTTP API. */
@@ -422,6 +437,7 @@ export class RelaySession implements StreamSubscriber {
     if (r.kind === RepairKind.DROPPED_BEFORE_IDR) this.metrics?.framesDropped.inc({ reason: 'before-first-idr' });
     else if (r.kind === RepairKind.DROPPED_IN_GAP) this.metrics?.framesDropped.inc({ reason: 'after-gap' });
     this.stats.repairs++;
+    this.history?.mark('repair', r.kind);
     this.log.trace({ kind: r.kind, track: r.track, atMs: r.atMs, amount: r.amount }, 'repair');
   }
 }

@@ -68,16 +68,19 @@ export class PublishFigures {
     this.bytes += bytes;
   }
 
-  /** A video keyframe arrived with this publisher timestamp. */
-  keyframeIn(timestampMs: number): void {
+  /** A video keyframe arrived with this publisher timestamp; returns the interval since the last one, ms (null: none). */
+  keyframeIn(timestampMs: number): number | null {
+    let intervalMs: number | null = null;
     if (this.lastKeyframeTs !== null) {
       const gapMs = signedDelta32(timestampMs, this.lastKeyframeTs);
       if (gapMs > 0) {
         this.lastGopMs = gapMs;
         this.metrics?.keyframeInterval.observe(gapMs / 1000);
+        intervalMs = gapMs;
       }
     }
     this.lastKeyframeTs = timestampMs;
+    return intervalMs;
   }
 
   /** Received bitrate since the publish started (null in its first half second, or when none publishes). */

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { classifyVideo } from '../flv/media-tag.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaFrame, type MediaTag } from '../media/tag-kinds.js';
 import type { RelayMetrics } from '../metrics/relay-metrics.js';
+import type { StreamHistory } from './stream-history.js';
 
 /** Arrival times kept for the latency histogram, in ms: past the fixer's 500 ms reorder window. */
 const ARRIVAL_MEMORY_MS = 1000;
@@ -23,8 +24,12 @@ export class TrafficMeter {
   /** Arrival of the input being pushed now: output made from it without reusing its buffer. */
   private pushArrival: number | null = null;
 
-  constructor(metrics: RelayMetrics) {
+  /** The stream's last minutes, for the live page. */
+  private readonly history: StreamHistory;
+
+  constructor(metrics: RelayMetrics, history: StreamHistory) {
     this.metrics = metrics;
+    this.history = history;
   }
 
   /** A frame arrived from the publisher; returns its arrival time (performance.now() ms). */
@@ -37,6 +42,7 @@ export class TrafficMeter {
     if (frame.kind === 'audio') traffic.audioFramesIn++;
     else traffic.videoFramesIn++;
     traffic.bytesIn += frame.payload.length;
+    this.history.bytesIn(frame.payload.length);
     return at;
   }
 
@@ -58,7 +64,9 @@ export class TrafficMeter {
     const own = this.arrivals.get(tag.data);
     if (own !== undefined) this.arrivals.delete(tag.data);
     const arrived = own ?? this.pushArrival;
-    if (arrived !== null) this.metrics.addedLatency.observe((performance.now() - arrived) / 1000);
+    const latencyMs = arrived === null ? null : performance.now() - arrived;
+    if (latencyMs !== null) this.metrics.addedLatency.observe(latencyMs / 1000);
+    this.history.frameOut(tag.tagType === TAG_VIDEO, tag.data.length, tag.timestampMs, latencyMs);
   }
 
   /** Forget arrivals of frames that never left (dropped or rebuilt by the fixer). */

@@ -13,6 +13,9 @@ describe('resolveStreamPath', () => {
       path: 'live/u1/s1',
     });
   });
+  it('accepts email addresses as user ids', () => {
+    expect(resolveStreamPath('live', 'a+tag@example.com/s1', ['live'])?.userId).toBe('a+tag@example.com');
+  });
   it('rejects other apps, missing or extra segments and unsafe names', () => {
     expect(resolveStreamPath('other', 'u/s', ['live'])).toBeNull();
     expect(resolveStreamPath('live', 's', ['live'])).toBeNull();

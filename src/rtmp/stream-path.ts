@@ -7,8 +7,11 @@
  * exactly three safe segments.
  */
 
-/** Characters allowed in a user or stream id: URL-safe, no separators, no dot-only names. */
-const SEGMENT = /^[A-Za-z0-9_~.-]{1,128}$/;
+/**
+ * Characters allowed in a user or stream id: URL-safe, no separators, no dot-only names; `@`
+ * and `+` too, since the cloud's user ids are email addresses (`a+tag@example.com`).
+ */
+const SEGMENT = /^[A-Za-z0-9_~.@+-]{1,128}$/;
 
 export interface StreamPath {
   readonly app: string;
