@@ -9,6 +9,7 @@ import { buildAvcConfig } from '../flv/avc-config.js';
 import { BitWriter, rbspToNal } from '../flv/bit-writer.js';
 import { buildAacAudioTagBody, buildAvcVideoTagBody } from '../flv/flv-tag.js';
 import { joinAvcc } from '../flv/nal-units.js';
+import { AAC_FRAME_SAMPLES } from '../media/output-contract.js';
 import { TAG_AUDIO, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
 
 export interface SpsSpec {
@@ -220,3 +221,10 @@ export function aacFrameTag(ts: number, tagByte?: number): MediaTag {
   if (tagByte !== undefined) data[0] = tagByte;
   return { tagType: TAG_AUDIO, timestampMs: ts, data };
 }
+
+/** The `i`th video frame's time at `fps`, in ms (rounded, as an encoder stamps it). */
+export const videoFrameMs = (i: number, fps = 30): number => Math.round((i * 1000) / fps);
+
+/** The `i`th AAC frame's time at `sampleRate` (1024 samples a frame), in ms. */
+export const aacFrameMs = (i: number, sampleRate = 44100): number =>
+  Math.round((i * AAC_FRAME_SAMPLES * 1000) / sampleRate);

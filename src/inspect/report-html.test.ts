@@ -15,9 +15,11 @@ import {
   buildSlice,
   buildSps,
   SliceType,
+  aacFrameMs,
+  videoFrameMs,
 } from '../fixer/synthetic-h264.test-support.js';
 import { StreamFixer } from '../fixer/stream-fixer.js';
-import { AAC_FRAME_SAMPLES, MAX_KEYFRAME_INTERVAL_MS, MIN_KEYFRAME_INTERVAL_MS } from '../media/output-contract.js';
+import { MAX_KEYFRAME_INTERVAL_MS, MIN_KEYFRAME_INTERVAL_MS } from '../media/output-contract.js';
 import type { MediaTag } from '../media/tag-kinds.js';
 import { inlineScript, renderHtmlReport, type HtmlAssets } from './report-html.js';
 import { TimelineCollector } from './report-timeline.js';
@@ -25,8 +27,8 @@ import type { InspectReport } from './report-types.js';
 import { StreamAnalyzer } from './stream-analyzer.js';
 
 const FPS = 30;
-const frameTime = (i: number): number => Math.round((i * 1000) / FPS);
-const audioTime = (i: number): number => Math.round((i * AAC_FRAME_SAMPLES * 1000) / 44100);
+const frameTime = (i: number): number => videoFrameMs(i, FPS);
+const audioTime = (i: number): number => aacFrameMs(i, 44100);
 
 /** 6 s from 3 s on: a video DTS steps back at frame 40 (monotonic) and one AAC tag byte is 0xAE. */
 function dirtyStream(): MediaTag[] {

@@ -13,18 +13,19 @@ import {
   buildSlice,
   buildSps,
   SliceType,
+  aacFrameMs,
+  videoFrameMs,
 } from '../fixer/synthetic-h264.test-support.js';
 import { StreamFixer } from '../fixer/stream-fixer.js';
 import { RepairKind, type RepairSummary } from '../fixer/repairs.js';
-import { AAC_FRAME_SAMPLES } from '../media/output-contract.js';
 import { TAG_AUDIO, TAG_VIDEO, type MediaTag } from '../media/tag-kinds.js';
 import { MAX_TIMELINE_KEYFRAMES, MAX_TIMELINE_MARKS, streamSeconds, TimelineCollector } from './report-timeline.js';
 import type { InspectTimeline } from './report-types.js';
 
 const FPS = 30;
 const SAMPLE_RATE = 44100;
-const frameTime = (i: number): number => Math.round((i * 1000) / FPS);
-const audioTime = (i: number): number => Math.round((i * AAC_FRAME_SAMPLES * 1000) / SAMPLE_RATE);
+const frameTime = (i: number): number => videoFrameMs(i, FPS);
+const audioTime = (i: number): number => aacFrameMs(i, SAMPLE_RATE);
 
 interface Spec {
   seconds: number;
