@@ -113,11 +113,12 @@
     return {
       key: key,
       since: 0,
-      keepMs: 300000,
+      // Both from the server's first answer (nothing is drawn before it).
+      keepMs: 0,
       points: [],
       keyframes: [],
       marks: [],
-      bounds: { min: 2, max: 10 },
+      bounds: null,
       charts: {
         bitrate: T.timelineChart(c('bitrate'), {
           title: 'Bitrate',

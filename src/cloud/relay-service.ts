@@ -265,7 +265,7 @@ export class RelayService {
    */
   buildRelayUrl(userId: string, streamId: string, relay: RelayEndpoint = this.relayFor(userId)): string {
     const path = `live/${pathSegment(userId)}/${pathSegment(streamId)}`;
-    const url = `rtmp://${relay.host}:${relay.rtmpPort}/${path}`;
+    const url = `${relay.rtmpUrl}/${path}`;
     if (this.signingSecret === null) return url;
     const token = signPublishToken(this.signingSecret, path, this.options.nowMs() + this.options.tokenLifetimeMs);
     return `${url}?${PUBLISH_TOKEN_PARAM}=${token}`;

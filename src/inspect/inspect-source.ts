@@ -61,6 +61,13 @@ export interface InspectOptions {
   timeline?: boolean;
 }
 
+/** Tags already in memory, judged as a file's would be (tests, and callers that hold a stream). */
+export function inspectTags(source: string, tags: Iterable<AnalyzerTag>, options: InspectOptions = {}): InspectReport {
+  const inspection = new Inspection(source, options);
+  for (const tag of tags) inspection.push(tag);
+  return inspection.finish();
+}
+
 export async function inspectFile(path: string, options: InspectOptions = {}): Promise<InspectReport> {
   const analyzer = new Inspection(path, options);
   const reader = new FlvReader({

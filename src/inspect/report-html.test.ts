@@ -18,13 +18,11 @@ import {
   aacFrameMs,
   videoFrameMs,
 } from '../fixer/synthetic-h264.test-support.js';
-import { StreamFixer } from '../fixer/stream-fixer.js';
 import { MAX_KEYFRAME_INTERVAL_MS, MIN_KEYFRAME_INTERVAL_MS } from '../media/output-contract.js';
 import type { MediaTag } from '../media/tag-kinds.js';
 import { inlineScript, renderHtmlReport, type HtmlAssets } from './report-html.js';
-import { TimelineCollector } from './report-timeline.js';
 import type { InspectReport } from './report-types.js';
-import { StreamAnalyzer } from './stream-analyzer.js';
+import { inspectTags } from './inspect-source.js';
 
 const FPS = 30;
 const frameTime = (i: number): number => videoFrameMs(i, FPS);
@@ -46,26 +44,8 @@ function dirtyStream(): MediaTag[] {
   return [avcHeaderTag(start, buildSps({ fps: FPS }), buildPps()), aacHeaderTag(start), ...media.map((m) => m.tag)];
 }
 
-/** What Inspection does for --html: analyzer, timeline and the dry-run fixer on every tag. */
-function inspect(tags: readonly MediaTag[]): InspectReport {
-  const analyzer = new StreamAnalyzer('synthetic.flv');
-  const timeline = new TimelineCollector();
-  const fixer = new StreamFixer(
-    () => {},
-    {},
-    (r) => timeline.repair(r),
-  );
-  for (const t of tags) {
-    analyzer.push(t);
-    timeline.push(t);
-    fixer.push(t);
-  }
-  fixer.flush();
-  const report = analyzer.finish();
-  report.repairs = fixer.repairs;
-  report.timeline = timeline.finish();
-  return report;
-}
+/** The report `inspect --html` renders: analyzer, timeline and the dry-run fixer on every tag. */
+const inspect = (tags: readonly MediaTag[]): InspectReport => inspectTags('synthetic.flv', tags, { timeline: true });
 
 /** Stand-ins for uPlot and the chart module, with what real builds hold: a licence URL, a namespace string, `</script>`. */
 const ASSETS: HtmlAssets = {

@@ -12,6 +12,7 @@ import { MAX_KEYFRAME_INTERVAL_MS, MIN_KEYFRAME_INTERVAL_MS } from '../media/out
 import type { Cause, RuleFinding } from './findings.js';
 import { streamSeconds } from './report-timeline.js';
 import { round, type InspectReport, type InspectTimeline } from './report-types.js';
+import { verdictSummary } from './report-text.js';
 
 /** The page's scripts and styles, as text. */
 export interface HtmlAssets {
@@ -89,15 +90,6 @@ const ms = (v: number | null): string => (v === null ? '' : `, first at ${v} ms`
 function verdictClass(r: InspectReport): 'clean' | 'repair' | 'reject' {
   if (r.verdict.clean) return 'clean';
   return r.verdict.accept ? 'repair' : 'reject';
-}
-
-function verdictText(r: InspectReport): string {
-  if (r.verdict.clean) return 'CLEAN: no contract rule broken; rinse would send this stream untouched';
-  const broken = r.findings.length;
-  const rejects = r.findings.filter((f) => f.cloudflareMust).length;
-  return `NOT CLEAN: ${broken} contract rule${broken === 1 ? '' : 's'} broken, ${
-    rejects ? `${rejects} of them Cloudflare would reject` : 'none Cloudflare would reject (rinse repairs them)'
-  }`;
 }
 
 function causeItem(c: Cause): string {
@@ -179,13 +171,8 @@ function byX<T extends { atS: number }>(rows: readonly T[]): T[] {
   return [...rows].sort((a, b) => a.atS - b.atS);
 }
 
-function chart(id: string, title: string, unit: string, digits: number, series: PageChart['spec']['series']) {
-  return (xs: number[], ys: PageChart['ys']): PageChart => ({
-    id,
-    spec: { title, unit, digits, timeAxis: 'stream', series },
-    xs,
-    ys,
-  });
+function chart(id: string, spec: Omit<PageChart['spec'], 'timeAxis'>, xs: number[], ys: PageChart['ys']): PageChart {
+  return { id, spec: { ...spec, timeAxis: 'stream' }, xs, ys };
 }
 
 function pageCharts(t: InspectTimeline | null): PageChart[] {
@@ -198,12 +185,21 @@ function pageCharts(t: InspectTimeline | null): PageChart[] {
     { label: 'max', dash: [6, 4], colour: '#ef4444' },
   ];
   return [
-    chart('chart-bitrate', 'Bitrate', 'kb/s', 0, [{ label: 'video' }, { label: 'audio' }])(s.atS, [
-      s.videoKbps,
-      s.audioKbps,
-    ]),
-    chart('chart-fps', 'Frame rate', 'fps', 0, [{ label: 'video' }])(s.atS, [s.fps]),
-    chart('chart-keyframes', 'Keyframe intervals (flagged)', 's', 2, [{ label: 'interval', points: true }, ...bounds])(
+    chart(
+      'chart-bitrate',
+      { title: 'Bitrate', unit: 'kb/s', digits: 0, series: [{ label: 'video' }, { label: 'audio' }] },
+      s.atS,
+      [s.videoKbps, s.audioKbps],
+    ),
+    chart('chart-fps', { title: 'Frame rate', unit: 'fps', digits: 0, series: [{ label: 'video' }] }, s.atS, [s.fps]),
+    chart(
+      'chart-keyframes',
+      {
+        title: 'Keyframe intervals (flagged)',
+        unit: 's',
+        digits: 2,
+        series: [{ label: 'interval', points: true }, ...bounds],
+      },
       kx,
       [
         keys.map((k) => k.intervalS),
@@ -211,7 +207,14 @@ function pageCharts(t: InspectTimeline | null): PageChart[] {
         kx.map(() => MAX_KEYFRAME_INTERVAL_MS / 1000),
       ],
     ),
-    chart('chart-skew', 'A/V skew (last audio - last video DTS, arrival order)', 'ms', 0, [{ label: 'skew' }])(
+    chart(
+      'chart-skew',
+      {
+        title: 'A/V skew (last audio - last video DTS, arrival order)',
+        unit: 'ms',
+        digits: 0,
+        series: [{ label: 'skew' }],
+      },
       skew.map((k) => k.atS),
       [skew.map((k) => k.skewMs)],
     ),
@@ -258,12 +261,11 @@ export function renderHtmlReport(report: InspectReport, assets: HtmlAssets): str
 <style>
 ${inlineStyle(assets.uplotCss)}
 ${inlineStyle(assets.css)}
-.causes { font-size: 0.9em; color: #374151; }
 </style>
 </head>
 <body>
 <header><h1>rinse inspect</h1><span>${source}</span></header>
-<div id="verdict" class="verdict ${verdictClass(report)}">${escapeHtml(verdictText(report))}</div>
+<div id="verdict" class="verdict ${verdictClass(report)}">${escapeHtml(verdictSummary(report))}</div>
 <main>
 <p class="hint" id="facts">${escapeHtml(factsLine(report))}</p>
 ${findingsSection(report)}

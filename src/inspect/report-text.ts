@@ -11,15 +11,17 @@ function track(name: string, t: TrackTimestamps): string {
   return `${name}: ${t.count} frames, ${n(t.firstMs, ' ms')} .. ${n(t.lastMs, ' ms')}; backwards ${t.backwards}, repeats ${t.repeats}, jumps ${t.jumps}, restarts ${t.restarts}, wraps ${t.wraps}`;
 }
 
-function verdictLines(r: InspectReport): string[] {
-  const lines = [`rinse inspect ${r.source}`];
-  const rejects = r.findings.filter((f) => f.cloudflareMust).length;
+/** The verdict in one line (the text report's and the HTML page's). */
+export function verdictSummary(r: InspectReport): string {
+  if (r.verdict.clean) return 'CLEAN: no contract rule broken; rinse would send this stream untouched';
   const broken = r.findings.length;
-  lines.push(
-    r.verdict.clean
-      ? 'verdict    CLEAN: no contract rule broken; rinse would send this stream untouched'
-      : `verdict    NOT CLEAN: ${broken} contract rule${broken > 1 ? 's' : ''} broken, ${rejects ? `${rejects} of them Cloudflare would reject` : 'none Cloudflare would reject (rinse repairs them)'}`,
-  );
+  const rejects = r.findings.filter((f) => f.cloudflareMust).length;
+  return `NOT CLEAN: ${broken} contract rule${broken > 1 ? 's' : ''} broken, ${rejects ? `${rejects} of them Cloudflare would reject` : 'none Cloudflare would reject (rinse repairs them)'}`;
+}
+
+function verdictLines(r: InspectReport): string[] {
+  const lines = [`rinse inspect ${r.source}`, `verdict    ${verdictSummary(r)}`];
+  const broken = r.findings.length;
   if (broken) {
     const width = Math.max(...r.findings.map((f) => f.rule.length));
     for (const f of r.findings) {

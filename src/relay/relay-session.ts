@@ -39,7 +39,7 @@ import { PublishFigures, describeStream, type StreamDescription } from './stream
 import { upstreamEvents } from './upstream-metrics.js';
 import { DEFAULT_GAP_FILLER_OPTIONS, GapBridge, type GapFillerOptions } from './gap-bridge.js';
 import { sessionTicker } from '../media/session-ticker.js';
-import { StreamHistory, type HistorySnapshot } from './stream-history.js';
+import type { HistorySnapshot, StreamHistory } from './stream-history.js';
 
 export type { StreamDescription } from './stream-description.js';
 
@@ -138,8 +138,8 @@ export class RelaySession implements StreamSubscriber {
     this.baseLog = opts.logger.child({ relay: opts.path.path, userId: opts.path.userId, streamId: opts.path.streamId });
     this.log = this.baseLog;
     this.metrics = opts.metrics;
-    this.history = opts.metrics ? new StreamHistory() : null;
-    this.meter = opts.metrics && this.history ? new TrafficMeter(opts.metrics, this.history) : null;
+    this.meter = opts.metrics ? new TrafficMeter(opts.metrics) : null;
+    this.history = this.meter?.history ?? null;
     this.figures = new PublishFigures(opts.metrics);
     this.fixer = new StreamFixer(
       (tag) => (this.fallback ? this.fallback.push(tag) : this.toDestination(tag)),
@@ -170,7 +170,7 @@ export class RelaySession implements StreamSubscriber {
     this.untick = sessionTicker.add((nowMs) => {
       this.checkStall(nowMs);
       this.bridge.check(nowMs, this.publishing);
-      this.history?.state(this.mode.mode, this.bridge.state, nowMs);
+      this.history?.state(this.fallback?.mode ?? 'remux', this.bridge.state, nowMs);
       this.history?.sample(nowMs);
     });
     this.log.info(

@@ -55,6 +55,21 @@ describe('StreamHistory', () => {
     ]);
   });
 
+  it('counts each kind up on its own mark when repairs of several kinds alternate within a second', () => {
+    const h = new StreamHistory(T0);
+    for (let i = 0; i < 30; i++) {
+      h.mark('repair', 'audio-clock', T0 + i * 30);
+      h.mark('repair', 'nal-reframed', T0 + i * 30 + 1);
+    }
+    h.sample(T0 + HISTORY_PERIOD_MS);
+    h.mark('repair', 'audio-clock', T0 + 1100);
+    expect(h.snapshot().marks.map((m) => [m.detail, m.count])).toEqual([
+      ['audio-clock', 30],
+      ['nal-reframed', 30],
+      ['audio-clock', 1],
+    ]);
+  });
+
   it('hands out only what came after `since`, with the contract keyframe bounds', () => {
     const h = new StreamHistory(T0);
     h.keyframe(2000, T0 + 100);

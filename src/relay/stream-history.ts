@@ -68,6 +68,8 @@ export class StreamHistory {
   private lastVideoTs: number | null = null;
   private lastMode: string | null = null;
   private lastFiller = 'idle';
+  /** The newest mark of each kind and detail: a repair repeated per frame counts up, whatever comes between. */
+  private readonly openMarks = new Map<HistoryMarkKind, Map<string, HistoryMark>>();
 
   constructor(nowMs = Date.now()) {
     this.periodEndMs = nowMs + HISTORY_PERIOD_MS;
@@ -96,12 +98,17 @@ export class StreamHistory {
   }
 
   mark(kind: HistoryMarkKind, detail: string, nowMs = Date.now()): void {
-    const last = this.marks[this.marks.length - 1];
-    if (last?.kind === kind && last.detail === detail && nowMs - last.t < HISTORY_PERIOD_MS) {
+    // Keyed by kind, then detail: no string built per repair.
+    let open = this.openMarks.get(kind);
+    if (open === undefined) this.openMarks.set(kind, (open = new Map()));
+    const last = open.get(detail);
+    if (last !== undefined && nowMs - last.t < HISTORY_PERIOD_MS) {
       last.count++;
       return;
     }
-    this.marks.push({ t: nowMs, kind, detail, count: 1 });
+    const mark: HistoryMark = { t: nowMs, kind, detail, count: 1 };
+    open.set(detail, mark);
+    this.marks.push(mark);
     if (this.marks.length > MAX_MARKS) this.marks.shift();
     this.prune(this.marks, nowMs);
   }
@@ -135,6 +142,8 @@ export class StreamHistory {
       this.periodEndMs += HISTORY_PERIOD_MS;
     }
     this.prune(this.points, nowMs);
+    for (const open of this.openMarks.values())
+      for (const [detail, mark] of open) if (nowMs - mark.t >= HISTORY_PERIOD_MS) open.delete(detail);
   }
 
   /** What the page draws; entries at or before `sinceMs` left out (the page asks for what is new). */

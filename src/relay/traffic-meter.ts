@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { classifyVideo } from '../flv/media-tag.js';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type MediaFrame, type MediaTag } from '../media/tag-kinds.js';
 import type { RelayMetrics } from '../metrics/relay-metrics.js';
-import type { StreamHistory } from './stream-history.js';
+import { StreamHistory } from './stream-history.js';
 
 /** Arrival times kept for the latency histogram, in ms: past the fixer's 500 ms reorder window. */
 const ARRIVAL_MEMORY_MS = 1000;
@@ -24,12 +24,11 @@ export class TrafficMeter {
   /** Arrival of the input being pushed now: output made from it without reusing its buffer. */
   private pushArrival: number | null = null;
 
-  /** The stream's last minutes, for the live page. */
-  private readonly history: StreamHistory;
+  /** The stream's last minutes, for the live page: fed here with the traffic it counts. */
+  readonly history = new StreamHistory();
 
-  constructor(metrics: RelayMetrics, history: StreamHistory) {
+  constructor(metrics: RelayMetrics) {
     this.metrics = metrics;
-    this.history = history;
   }
 
   /** A frame arrived from the publisher; returns its arrival time (performance.now() ms). */

@@ -21,8 +21,6 @@ const ASSETS: Record<string, { path: () => string; type: string }> = {
   'live.html': { path: () => `${WEB_DIR}live.html`, type: 'text/html; charset=utf-8' },
 };
 
-export type WebAssetName = keyof typeof ASSETS;
-
 const cache = new Map<string, { body: string; type: string }>();
 
 /** One asset by name (null: no such asset: names are a fixed list, never a path). */
